@@ -1,0 +1,258 @@
+//! The engine: owns the device, the pool, the pending command encoder and the counters. Every
+//! other part borrows them through [`Shared`].
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::gpu::{AdapterReport, Gpu};
+use crate::pool::{BufferKind, Lease, Pool, PoolConfig, PoolStats};
+use crate::shape::Shape;
+use crate::stats::{Counters, Stats};
+use crate::tensor::Tensor;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// How an [`Engine`] is set up. `Default` gives the documented defaults.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Default precision: the dtype of tensors made without one (default `float32`).
+    pub precision: DType,
+    /// The pool's classes, cap and budget. `max_buffer_bytes` is replaced by the device's
+    /// `maxBufferSize`.
+    pub pool: PoolConfig,
+    /// Which adapter to prefer when there are several (default high performance).
+    pub power_preference: wgpu::PowerPreference,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            precision: DType::F32,
+            pool: PoolConfig::default(),
+            power_preference: wgpu::PowerPreference::HighPerformance,
+        }
+    }
+}
+
+/// State behind the engine's lock. Lock order: `State`, then a tensor's lease.
+pub(crate) struct State {
+    pub pool: Pool,
+    /// Commands recorded and not yet submitted (see [`Engine::flush`]).
+    pub encoder: Option<wgpu::CommandEncoder>,
+    pub counters: Counters,
+}
+
+impl State {
+    /// The pending encoder, created on first use.
+    pub fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
+        self.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("tmath"),
+            })
+        })
+    }
+
+    /// Submit the pending encoder, if any. Returns whether anything was submitted.
+    pub fn flush(&mut self, queue: &wgpu::Queue) -> bool {
+        match self.encoder.take() {
+            Some(encoder) => {
+                queue.submit([encoder.finish()]);
+                self.counters.submits += 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// What tensors and the web layer share with the engine.
+pub(crate) struct Shared {
+    pub gpu: Gpu,
+    pub config: EngineConfig,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    /// Lock the state. A panic elsewhere cannot poison tmath for good: the counters and pool are
+    /// kept consistent before any call that could panic.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A lease of at least `bytes` for `kind`, from the pool.
+    pub fn acquire(&self, state: &mut State, bytes: u64, kind: BufferKind) -> Result<Lease> {
+        self.gpu.check_alive()?;
+        state.pool.acquire(&self.gpu.device, bytes, kind)
+    }
+}
+
+/// The GPU memory layer: a device, its buffer pool, and the counters of everything done on it.
+///
+/// Cheap to clone (a handle); tensors keep the engine alive.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Engine {
+    /// Acquire an adapter and device and set up an empty pool.
+    pub async fn new(config: EngineConfig) -> Result<Engine> {
+        let gpu = Gpu::acquire(config.power_preference).await?;
+        let mut config = config;
+        config.pool.max_buffer_bytes = gpu.report.max_buffer_size;
+        let state = State {
+            pool: Pool::new(config.pool.clone()),
+            encoder: None,
+            counters: Counters::default(),
+        };
+        #[allow(clippy::arc_with_non_send_sync)] // wgpu's web types are not Send; one thread there.
+        let shared = Arc::new(Shared {
+            gpu,
+            config,
+            state: Mutex::new(state),
+        });
+        Ok(Engine { shared })
+    }
+
+    /// [`Engine::new`], blocking the calling thread (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn new_blocking(config: EngineConfig) -> Result<Engine> {
+        crate::gpu::block_on(Engine::new(config))
+    }
+
+    /// The adapter and its capabilities.
+    pub fn adapter(&self) -> &AdapterReport {
+        &self.shared.gpu.report
+    }
+
+    /// The configuration in force (with the device's real buffer limit filled in).
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    /// The wgpu device, to share with other code. Work submitted on it is ordered after tmath's
+    /// only once [`Engine::flush`] has run.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.shared.gpu.device
+    }
+
+    /// The device's queue.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.shared.gpu.queue
+    }
+
+    /// The seed's `TensorPool`: get, zeros, put, stats, trim.
+    pub fn pool(&self) -> PoolHandle<'_> {
+        PoolHandle { engine: self }
+    }
+
+    /// A snapshot of every counter.
+    pub fn stats(&self) -> Stats {
+        let state = self.shared.lock();
+        Stats {
+            pool: state.pool.stats(),
+            counters: state.counters,
+        }
+    }
+
+    /// Submit recorded GPU work now. Reads flush on their own; call this before using a
+    /// tensor's buffer from other code on the same device.
+    pub fn flush(&self) -> Result<()> {
+        self.shared.gpu.check_alive()?;
+        let mut state = self.shared.lock();
+        state.flush(&self.shared.gpu.queue);
+        Ok(())
+    }
+
+    /// Errors the device reported that no operation caught (validation errors of foreign work
+    /// on a shared device, say), oldest first; the list is emptied.
+    pub fn take_device_errors(&self) -> Vec<String> {
+        self.shared.gpu.take_uncaptured_errors()
+    }
+
+    /// Whether `tensor` belongs to this engine.
+    pub fn owns(&self, tensor: &Tensor) -> bool {
+        Arc::ptr_eq(&self.shared, tensor.shared())
+    }
+}
+
+/// The engine's pool, seen through the seed's `TensorPool` API. Get it with [`Engine::pool`].
+pub struct PoolHandle<'a> {
+    engine: &'a Engine,
+}
+
+impl PoolHandle<'_> {
+    /// A tensor of `shape` and `dtype` (the engine's precision if `None`) on a pooled buffer.
+    /// Its contents are unspecified: a reused buffer keeps what was last written to it.
+    pub fn get<S>(&self, shape: S, dtype: Option<DType>) -> Result<Tensor>
+    where
+        S: TryInto<Shape>,
+        Error: From<S::Error>,
+    {
+        let shape = shape.try_into()?;
+        let dtype = dtype.unwrap_or(self.engine.shared.config.precision);
+        let shared = &self.engine.shared;
+        let mut state = shared.lock();
+        let lease = shared.acquire(&mut state, byte_len(&shape, dtype)?, BufferKind::Storage)?;
+        drop(state);
+        Ok(Tensor::from_lease(Arc::clone(shared), shape, dtype, lease))
+    }
+
+    /// Like [`PoolHandle::get`], cleared to zero on the GPU (`clearBuffer`, recorded into the
+    /// pending commands; no data is uploaded).
+    pub fn zeros<S>(&self, shape: S, dtype: Option<DType>) -> Result<Tensor>
+    where
+        S: TryInto<Shape>,
+        Error: From<S::Error>,
+    {
+        let shape = shape.try_into()?;
+        let dtype = dtype.unwrap_or(self.engine.shared.config.precision);
+        let shared = &self.engine.shared;
+        let mut state = shared.lock();
+        let lease = shared.acquire(&mut state, byte_len(&shape, dtype)?, BufferKind::Storage)?;
+        state
+            .encoder(&shared.gpu.device)
+            .clear_buffer(&lease.buffer, 0, None);
+        drop(state);
+        Ok(Tensor::from_lease(Arc::clone(shared), shape, dtype, lease))
+    }
+
+    /// Return a tensor's buffer to the pool; the tensor is disposed. `Disposed` if it already
+    /// was, `DeviceMismatch` if another engine made it.
+    pub fn put(&self, tensor: &Tensor) -> Result<()> {
+        if !self.engine.owns(tensor) {
+            return Err(Error::DeviceMismatch {
+                reason: "this tensor was made by another Engine; put() it into that engine's pool"
+                    .into(),
+            });
+        }
+        tensor.dispose()
+    }
+
+    /// The pool's usage.
+    pub fn stats(&self) -> PoolStats {
+        self.engine.shared.lock().pool.stats()
+    }
+
+    /// Free idle buffers, least recently used first, until at most `target_bytes` stay idle.
+    /// Returns the bytes freed.
+    pub fn trim(&self, target_bytes: u64) -> u64 {
+        self.engine.shared.lock().pool.trim(target_bytes)
+    }
+
+    /// Change the idle-byte budget (evicts at once if the idle bytes exceed it).
+    pub fn set_budget(&self, budget_bytes: u64) {
+        self.engine.shared.lock().pool.set_budget(budget_bytes)
+    }
+
+    /// The pool's configuration.
+    pub fn config(&self) -> PoolConfig {
+        self.engine.shared.lock().pool.config().clone()
+    }
+}
+
+/// Bytes a tensor of `shape` and `dtype` occupies (packed; 16-bit types take 2 bytes each).
+pub(crate) fn byte_len(shape: &Shape, dtype: DType) -> Result<u64> {
+    shape
+        .elements()
+        .checked_mul(dtype.size_bytes())
+        .ok_or_else(|| Error::invalid_shape(format!("{shape} of {dtype} overflows a byte count")))
+}

@@ -1,0 +1,193 @@
+//! Adapter and device acquisition, the limits and features tmath relies on, and device-loss and
+//! uncaptured-error tracking. The only place that differs between the web and native builds
+//! besides the router.
+
+use crate::error::{Error, Result};
+use std::sync::{Arc, Mutex};
+
+/// What the engine runs on: the adapter's identity and the capabilities tmath cares about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterReport {
+    /// Adapter name (`llvmpipe (LLVM 15…)`, `NVIDIA H100 …`; on the web the browser's description,
+    /// often empty).
+    pub name: String,
+    /// Backend (`vulkan`, `metal`, `dx12`, `webgpu`, …).
+    pub backend: String,
+    /// Device type (`discrete-gpu`, `integrated-gpu`, `cpu`, `virtual-gpu`, `other`).
+    pub device_type: String,
+    /// Driver name and version where the backend reports them.
+    pub driver: String,
+    /// `shader-f16` is available (and enabled).
+    pub shader_f16: bool,
+    /// `timestamp-query` is available (and enabled).
+    pub timestamp_query: bool,
+    /// Native only: storage buffers can be mapped (`MAPPABLE_PRIMARY_BUFFERS`). Enabled only on
+    /// unified-memory adapters (integrated GPUs and CPU devices), where it avoids staging copies.
+    pub mappable_primary_buffers: bool,
+    /// Subgroup operations are available (and enabled).
+    pub subgroups: bool,
+    /// `maxBufferSize` of the device.
+    pub max_buffer_size: u64,
+    /// `maxStorageBufferBindingSize` of the device.
+    pub max_storage_buffer_binding_size: u64,
+}
+
+/// A device and queue with the bookkeeping tmath needs around them.
+pub(crate) struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub report: AdapterReport,
+    /// `Some(reason)` once the device is lost.
+    lost: Arc<Mutex<Option<String>>>,
+    /// Errors no error scope caught, oldest first (kept short).
+    uncaptured: Arc<Mutex<Vec<String>>>,
+}
+
+const MAX_KEPT_ERRORS: usize = 16;
+
+impl Gpu {
+    /// Acquire an adapter and a device with the adapter's own limits (not the WebGPU defaults).
+    pub async fn acquire(power: wgpu::PowerPreference) -> Result<Gpu> {
+        #[cfg(target_arch = "wasm32")]
+        let instance = {
+            let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+            desc.backends = wgpu::Backends::BROWSER_WEBGPU;
+            wgpu::Instance::new(desc)
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: power,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::NoAdapter {
+                reason: format!("{e}. {}", NO_ADAPTER_HELP),
+            })?;
+        let info = adapter.get_info();
+        let available = adapter.features();
+        let unified_memory = matches!(
+            info.device_type,
+            wgpu::DeviceType::IntegratedGpu | wgpu::DeviceType::Cpu
+        );
+        let mut wanted =
+            wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP;
+        if unified_memory {
+            wanted |= wgpu::Features::MAPPABLE_PRIMARY_BUFFERS;
+        }
+        let required_features = available & wanted;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("tmath"),
+                required_features,
+                required_limits: adapter.limits(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::NoAdapter {
+                reason: format!(
+                    "the adapter {:?} refused a device: {e}. {NO_ADAPTER_HELP}",
+                    info.name
+                ),
+            })?;
+        let limits = device.limits();
+        let features = device.features();
+
+        let lost = Arc::new(Mutex::new(None));
+        let lost_in_callback = Arc::clone(&lost);
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut slot) = lost_in_callback.lock() {
+                slot.get_or_insert_with(|| format!("{reason:?}: {message}"));
+            }
+        });
+        // wgpu's default handler panics; tmath reports errors as values instead.
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let uncaptured_in_handler = Arc::clone(&uncaptured);
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            if let Ok(mut list) = uncaptured_in_handler.lock() {
+                if list.len() == MAX_KEPT_ERRORS {
+                    list.remove(0);
+                }
+                list.push(error.to_string());
+            }
+        }));
+
+        let report = AdapterReport {
+            name: info.name.clone(),
+            backend: info.backend.to_str().to_owned(),
+            device_type: match info.device_type {
+                wgpu::DeviceType::DiscreteGpu => "discrete-gpu",
+                wgpu::DeviceType::IntegratedGpu => "integrated-gpu",
+                wgpu::DeviceType::Cpu => "cpu",
+                wgpu::DeviceType::VirtualGpu => "virtual-gpu",
+                wgpu::DeviceType::Other => "other",
+            }
+            .to_owned(),
+            driver: [info.driver.as_str(), info.driver_info.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            mappable_primary_buffers: features.contains(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+            subgroups: features.contains(wgpu::Features::SUBGROUP),
+            max_buffer_size: limits.max_buffer_size,
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+        };
+        Ok(Gpu {
+            device,
+            queue,
+            report,
+            lost,
+            uncaptured,
+        })
+    }
+
+    /// `Err(DeviceLost)` once the device is gone.
+    pub fn check_alive(&self) -> Result<()> {
+        match self.lost.lock().ok().and_then(|slot| slot.clone()) {
+            Some(reason) => Err(Error::DeviceLost { reason }),
+            None => Ok(()),
+        }
+    }
+
+    /// Errors the device reported outside any error scope since the last call.
+    pub fn take_uncaptured_errors(&self) -> Vec<String> {
+        self.uncaptured
+            .lock()
+            .map(|mut list| std::mem::take(&mut *list))
+            .unwrap_or_default()
+    }
+}
+
+const NO_ADAPTER_HELP: &str = "Natively, install a Vulkan, Metal or D3D12 driver \
+(on Debian without a GPU: `apt-get install mesa-vulkan-drivers` for the lavapipe CPU device); \
+in a browser, use one with WebGPU enabled (Chrome/Edge 113+, Safari 18+, Firefox 141+, or \
+Chromium with --enable-unsafe-webgpu)";
+
+/// Drive a future to completion on this thread. Native wgpu resolves adapter, device and error
+/// scope futures without an event loop, so a parking waker is all the blocking API needs.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct ThreadWaker(std::thread::Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(out) => return out,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}

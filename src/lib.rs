@@ -1,0 +1,38 @@
+//! tmath: the GPU memory layer for web ML apps, on WebGPU in the browser and wgpu natively.
+//!
+//! * [`Engine`] owns a device, a buffer [pool](pool) and the [counters](stats) of everything done;
+//! * [`Tensor`] is a handle over a pooled buffer with a [`Shape`] and a [`DType`];
+//! * [`Engine::pool`] is the seed's `TensorPool`: `get`, `zeros`, `put`, `stats`, `trim`.
+//!
+//! ```no_run
+//! # fn main() -> tmath::Result<()> {
+//! let engine = tmath::Engine::new_blocking(Default::default())?;
+//! let t = engine.pool().zeros([256, 256], None)?; // float32, cleared on the GPU
+//! assert!(t.to_vec::<f32>()?.iter().all(|&x| x == 0.0));
+//! engine.pool().put(&t)?; // back to the pool; `t` is disposed
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod dtype;
+mod engine;
+pub mod error;
+mod gpu;
+pub mod pool;
+mod router;
+pub mod shape;
+pub mod stats;
+mod tensor;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+pub use dtype::{precision_matches, DType};
+pub use engine::{Engine, EngineConfig, PoolHandle};
+pub use error::{Error, Result};
+pub use gpu::AdapterReport;
+pub use pool::{PoolConfig, PoolStats, SizeClass};
+pub use shape::Shape;
+pub use stats::{Counters, Stats};
+pub use tensor::Tensor;

@@ -1,0 +1,163 @@
+//! `Tensor`: a small handle over a pooled buffer lease, with shape and dtype.
+
+use crate::dtype::DType;
+use crate::engine::{byte_len, Shared};
+use crate::error::{Error, Result};
+use crate::pool::Lease;
+use crate::shape::Shape;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// A tensor on the GPU: a shape, a dtype and a buffer leased from its engine's pool.
+///
+/// Clones are handles to the same tensor. The buffer goes back to the pool on [`Tensor::dispose`]
+/// (or [`crate::PoolHandle::put`]), or when the last handle is dropped; after `dispose` every use
+/// is a `Disposed` error. The buffer may be larger than [`Tensor::byte_len`] (its size class);
+/// bytes past the tensor's end are unspecified.
+#[derive(Clone)]
+pub struct Tensor {
+    inner: Arc<TensorInner>,
+}
+
+struct TensorInner {
+    shared: Arc<Shared>,
+    shape: Shape,
+    dtype: DType,
+    byte_len: u64,
+    lease: Mutex<Option<Lease>>,
+}
+
+impl Tensor {
+    pub(crate) fn from_lease(
+        shared: Arc<Shared>,
+        shape: Shape,
+        dtype: DType,
+        lease: Lease,
+    ) -> Tensor {
+        let byte_len = byte_len(&shape, dtype).expect("checked when the lease was sized");
+        #[allow(clippy::arc_with_non_send_sync)] // wgpu's web types are not Send; one thread there.
+        let inner = Arc::new(TensorInner {
+            shared,
+            shape,
+            dtype,
+            byte_len,
+            lease: Mutex::new(Some(lease)),
+        });
+        Tensor { inner }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &Shape {
+        &self.inner.shape
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.inner.dtype
+    }
+
+    /// Bytes of tensor data (elements × element size; 16-bit types packed).
+    pub fn byte_len(&self) -> u64 {
+        self.inner.byte_len
+    }
+
+    /// Whether the tensor was disposed.
+    pub fn is_disposed(&self) -> bool {
+        self.lease().is_none()
+    }
+
+    /// Whether two handles are the same tensor.
+    pub fn same_as(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// The GPU buffer holding the data, for use by other code on the engine's device. Pending
+    /// tmath work is submitted first, so work submitted afterwards sees the tensor's contents.
+    pub fn buffer(&self) -> Result<wgpu::Buffer> {
+        let shared = &self.inner.shared;
+        shared.gpu.check_alive()?;
+        let mut state = shared.lock();
+        let buffer = self.raw_buffer()?;
+        state.flush(&shared.gpu.queue);
+        Ok(buffer)
+    }
+
+    /// Return the buffer to the pool. `Disposed` if this tensor was already disposed.
+    pub fn dispose(&self) -> Result<()> {
+        let mut state = self.inner.shared.lock();
+        let lease = self
+            .lease()
+            .take()
+            .ok_or_else(|| Error::disposed(self.describe()))?;
+        state.pool.release(&lease)
+    }
+
+    /// Read the tensor's bytes back (packed, little-endian as the GPU stores them).
+    pub async fn to_host_bytes(&self) -> Result<Vec<u8>> {
+        crate::router::read_back(self).await
+    }
+
+    /// Read the tensor back as `T` (which must match the dtype's width: `f32`/`i32`/`u32` for
+    /// 4-byte dtypes, `u16`/`half::f16`/`half::bf16` for 2-byte ones), blocking (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn to_vec<T: bytemuck::Pod>(&self) -> Result<Vec<T>> {
+        if std::mem::size_of::<T>() as u64 != self.dtype().size_bytes() {
+            return Err(Error::UnsupportedDtype {
+                name: std::any::type_name::<T>().into(),
+                reason: format!(
+                    "a {} tensor reads back as {}-byte elements",
+                    self.dtype(),
+                    self.dtype().size_bytes()
+                ),
+            });
+        }
+        let bytes = crate::gpu::block_on(self.to_host_bytes())?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// The buffer without flushing; callers hold the engine state lock (lock order: state, lease).
+    pub(crate) fn raw_buffer(&self) -> Result<wgpu::Buffer> {
+        self.lease()
+            .as_ref()
+            .map(|lease| lease.buffer.clone())
+            .ok_or_else(|| Error::disposed(self.describe()))
+    }
+
+    fn lease(&self) -> MutexGuard<'_, Option<Lease>> {
+        self.inner
+            .lease
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn describe(&self) -> String {
+        format!("tensor {} {}", self.inner.shape, self.inner.dtype)
+    }
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tensor")
+            .field("shape", &self.inner.shape.dims())
+            .field("dtype", &self.inner.dtype)
+            .field("disposed", &self.is_disposed())
+            .finish()
+    }
+}
+
+impl Drop for TensorInner {
+    fn drop(&mut self) {
+        let lease = self
+            .lease
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(lease) = lease {
+            // The last handle is gone: the buffer goes back to the pool.
+            let _ = self.shared.lock().pool.release(&lease);
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The wasm-bindgen layer under the JS API. Users import `tmath` (the hand-written `js/index.js`),
+//! which wraps these `Wasm*` classes in idiomatic JS (`Engine`, `Pool`, `Tensor`); nothing here
+//! is meant to be called directly. Every error crosses as a JS `Error` named `TmathError` with a
+//! `code`; a Rust panic is logged by `console_error_panic_hook` instead of a bare `unreachable`.
+
+use crate::dtype::DType;
+use crate::engine::{Engine, EngineConfig};
+use crate::error::Error;
+use crate::pool::PoolStats;
+use crate::shape::Shape;
+use crate::stats::Stats;
+use crate::tensor::Tensor;
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// A tmath error as a JS `Error` with `name === 'TmathError'` and a stable `code`.
+pub fn to_js_error(error: Error) -> JsValue {
+    let js = js_sys::Error::new(&error.to_string());
+    js.set_name("TmathError");
+    let _ = Reflect::set(&js, &"code".into(), &error.code().into());
+    js.into()
+}
+
+type JsResult<T> = Result<T, JsValue>;
+
+fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
+    let _ = Reflect::set(object, &key.into(), &value.into());
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+const OPTIONS: [&str; 5] = [
+    "precision",
+    "poolBudgetBytes",
+    "maxPerClass",
+    "minClassBytes",
+    "powerPreference",
+];
+
+/// A non-negative safe integer, or `InvalidArgument` naming the option.
+fn byte_count(value: &JsValue, name: &str) -> crate::Result<u64> {
+    match value.as_f64() {
+        Some(n)
+            if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 =>
+        {
+            Ok(n as u64)
+        }
+        _ => Err(Error::invalid_argument(
+            name,
+            format!("expected a non-negative integer, got {value:?}"),
+        )),
+    }
+}
+
+fn engine_config(options: &JsValue) -> crate::Result<EngineConfig> {
+    let mut config = EngineConfig::default();
+    if options.is_undefined() || options.is_null() {
+        return Ok(config);
+    }
+    if !options.is_object() {
+        return Err(Error::invalid_argument(
+            "options",
+            format!("expected an object like {{ precision: 'float32' }}, got {options:?}"),
+        ));
+    }
+    for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !OPTIONS.contains(&key.as_str()) {
+            return Err(Error::invalid_argument(
+                key,
+                format!(
+                    "unknown option; Engine.create accepts {}",
+                    OPTIONS.join(", ")
+                ),
+            ));
+        }
+    }
+    let precision = get(options, "precision");
+    if !precision.is_undefined() {
+        config.precision = dtype_name(&precision)?;
+    }
+    let budget = get(options, "poolBudgetBytes");
+    if !budget.is_undefined() {
+        config.pool.budget_bytes = byte_count(&budget, "poolBudgetBytes")?;
+    }
+    let cap = get(options, "maxPerClass");
+    if !cap.is_undefined() {
+        config.pool.max_per_class = byte_count(&cap, "maxPerClass")? as usize;
+    }
+    let min = get(options, "minClassBytes");
+    if !min.is_undefined() {
+        config.pool.min_class_bytes = byte_count(&min, "minClassBytes")?.max(4);
+    }
+    let power = get(options, "powerPreference");
+    if !power.is_undefined() {
+        config.power_preference = match power.as_string().as_deref() {
+            Some("high-performance") => wgpu::PowerPreference::HighPerformance,
+            Some("low-power") => wgpu::PowerPreference::LowPower,
+            _ => {
+                return Err(Error::invalid_argument(
+                    "powerPreference",
+                    format!("expected 'high-performance' or 'low-power', got {power:?}"),
+                ))
+            }
+        };
+    }
+    Ok(config)
+}
+
+fn dtype_name(value: &JsValue) -> crate::Result<DType> {
+    match value.as_string() {
+        Some(name) => name.parse(),
+        None => Err(Error::UnsupportedDtype {
+            name: format!("{value:?}"),
+            reason: format!(
+                "a dtype is a string; accepted names are {}",
+                crate::dtype::ACCEPTED_NAMES
+            ),
+        }),
+    }
+}
+
+fn shape_arg(value: &JsValue) -> crate::Result<Shape> {
+    if !Array::is_array(value) {
+        return Err(Error::invalid_shape(format!(
+            "expected an array of dimensions like [2, 3], got {value:?}"
+        )));
+    }
+    let dims: Vec<f64> = Array::from(value)
+        .iter()
+        .map(|d| d.as_f64().unwrap_or(f64::NAN))
+        .collect();
+    Shape::from_f64(&dims)
+}
+
+fn pool_stats_object(s: &PoolStats) -> Object {
+    let o = Object::new();
+    set(&o, "hits", s.hits as f64);
+    set(&o, "hitsLargerClass", s.hits_larger_class as f64);
+    set(&o, "misses", s.misses as f64);
+    set(&o, "stagingHits", s.staging_hits as f64);
+    set(&o, "stagingMisses", s.staging_misses as f64);
+    set(&o, "buffersCreated", s.buffers_created as f64);
+    set(&o, "buffersDestroyed", s.buffers_destroyed as f64);
+    set(&o, "bytesInUse", s.bytes_in_use as f64);
+    set(&o, "bytesCached", s.bytes_cached as f64);
+    set(&o, "peakBytesInUse", s.peak_bytes_in_use as f64);
+    set(&o, "budgetBytes", s.budget_bytes as f64);
+    set(&o, "evictions", s.evictions as f64);
+    set(&o, "buffersInUse", s.buffers_in_use as f64);
+    set(&o, "buffersCached", s.buffers_cached as f64);
+    o
+}
+
+fn stats_object(s: &Stats) -> Object {
+    let o = Object::new();
+    set(&o, "pool", pool_stats_object(&s.pool));
+    set(&o, "copies", s.counters.copies as f64);
+    set(&o, "copyBytes", s.counters.copy_bytes as f64);
+    set(&o, "crossings", s.counters.crossings as f64);
+    set(&o, "conversions", s.counters.conversions as f64);
+    set(&o, "submits", s.counters.submits as f64);
+    set(&o, "dispatches", s.counters.dispatches as f64);
+    o
+}
+
+/// Internal: the engine under JS `Engine`.
+#[wasm_bindgen]
+pub struct WasmEngine {
+    engine: Engine,
+}
+
+#[wasm_bindgen]
+impl WasmEngine {
+    /// Acquire the browser's WebGPU adapter and device.
+    pub async fn create(options: JsValue) -> JsResult<WasmEngine> {
+        let config = engine_config(&options).map_err(to_js_error)?;
+        let engine = Engine::new(config).await.map_err(to_js_error)?;
+        Ok(WasmEngine { engine })
+    }
+
+    /// The `GPUDevice` tmath runs on.
+    #[wasm_bindgen(js_name = gpuDevice)]
+    pub fn gpu_device(&self) -> JsValue {
+        self.engine
+            .device()
+            .as_webgpu()
+            .map(|d| JsValue::from(d.clone()))
+            .unwrap_or(JsValue::NULL)
+    }
+
+    /// Adapter name, backend, features and limits.
+    #[wasm_bindgen(js_name = adapterInfo)]
+    pub fn adapter_info(&self) -> JsValue {
+        let a = self.engine.adapter();
+        let o = Object::new();
+        // The browser's own adapter info (vendor, architecture, description) where it exposes it.
+        let browser = get(&self.gpu_device(), "adapterInfo");
+        let text = |key: &str| get(&browser, key).as_string().unwrap_or_default();
+        let name = if a.name.is_empty() {
+            text("description")
+        } else {
+            a.name.clone()
+        };
+        set(&o, "name", name);
+        set(&o, "vendor", text("vendor"));
+        set(&o, "architecture", text("architecture"));
+        set(&o, "backend", a.backend.clone());
+        set(&o, "deviceType", a.device_type.clone());
+        set(&o, "driver", a.driver.clone());
+        let features = Object::new();
+        set(&features, "shaderF16", a.shader_f16);
+        set(&features, "timestampQuery", a.timestamp_query);
+        set(
+            &features,
+            "mappablePrimaryBuffers",
+            a.mappable_primary_buffers,
+        );
+        set(&features, "subgroups", a.subgroups);
+        set(&o, "features", features);
+        let limits = Object::new();
+        set(&limits, "maxBufferSize", a.max_buffer_size as f64);
+        set(
+            &limits,
+            "maxStorageBufferBindingSize",
+            a.max_storage_buffer_binding_size as f64,
+        );
+        set(&o, "limits", limits);
+        o.into()
+    }
+
+    /// Every counter, camelCase.
+    pub fn stats(&self) -> JsValue {
+        stats_object(&self.engine.stats()).into()
+    }
+
+    /// Submit recorded GPU work now.
+    pub fn flush(&self) -> JsResult<()> {
+        self.engine.flush().map_err(to_js_error)
+    }
+
+    /// `pool.get(shape, dtype?)`.
+    #[wasm_bindgen(js_name = poolGet)]
+    pub fn pool_get(&self, shape: JsValue, dtype: JsValue) -> JsResult<WasmTensor> {
+        self.make(shape, dtype, false)
+    }
+
+    /// `pool.zeros(shape, dtype?)`.
+    #[wasm_bindgen(js_name = poolZeros)]
+    pub fn pool_zeros(&self, shape: JsValue, dtype: JsValue) -> JsResult<WasmTensor> {
+        self.make(shape, dtype, true)
+    }
+
+    /// `pool.put(tensor)`.
+    #[wasm_bindgen(js_name = poolPut)]
+    pub fn pool_put(&self, tensor: &WasmTensor) -> JsResult<()> {
+        self.engine.pool().put(&tensor.tensor).map_err(to_js_error)
+    }
+
+    /// `pool.stats()`.
+    #[wasm_bindgen(js_name = poolStats)]
+    pub fn pool_stats(&self) -> JsValue {
+        pool_stats_object(&self.engine.pool().stats()).into()
+    }
+
+    /// `pool.trim(targetBytes)`: bytes freed.
+    #[wasm_bindgen(js_name = poolTrim)]
+    pub fn pool_trim(&self, target: JsValue) -> JsResult<f64> {
+        let target = if target.is_undefined() {
+            0
+        } else {
+            byte_count(&target, "targetBytes").map_err(to_js_error)?
+        };
+        Ok(self.engine.pool().trim(target) as f64)
+    }
+
+    fn make(&self, shape: JsValue, dtype: JsValue, zeros: bool) -> JsResult<WasmTensor> {
+        let shape = shape_arg(&shape).map_err(to_js_error)?;
+        let dtype = if dtype.is_undefined() || dtype.is_null() {
+            None
+        } else {
+            Some(dtype_name(&dtype).map_err(to_js_error)?)
+        };
+        let pool = self.engine.pool();
+        let tensor = if zeros {
+            pool.zeros(shape, dtype)
+        } else {
+            pool.get(shape, dtype)
+        };
+        tensor
+            .map(|tensor| WasmTensor { tensor })
+            .map_err(to_js_error)
+    }
+}
+
+/// Internal: the tensor under JS `Tensor`.
+#[wasm_bindgen]
+pub struct WasmTensor {
+    tensor: Tensor,
+}
+
+#[wasm_bindgen]
+impl WasmTensor {
+    /// Dimensions.
+    pub fn shape(&self) -> Vec<f64> {
+        self.tensor
+            .shape()
+            .dims()
+            .iter()
+            .map(|&d| d as f64)
+            .collect()
+    }
+
+    /// Canonical dtype name.
+    pub fn dtype(&self) -> String {
+        self.tensor.dtype().name().to_owned()
+    }
+
+    /// Bytes of data.
+    #[wasm_bindgen(js_name = byteLength)]
+    pub fn byte_length(&self) -> f64 {
+        self.tensor.byte_len() as f64
+    }
+
+    /// The `GPUBuffer` (pending work flushed first).
+    #[wasm_bindgen(js_name = gpuBuffer)]
+    pub fn gpu_buffer(&self) -> JsResult<JsValue> {
+        let buffer = self.tensor.buffer().map_err(to_js_error)?;
+        Ok(buffer
+            .as_webgpu()
+            .map(|b| JsValue::from(b.clone()))
+            .unwrap_or(JsValue::NULL))
+    }
+
+    /// Whether it was disposed.
+    pub fn disposed(&self) -> bool {
+        self.tensor.is_disposed()
+    }
+
+    /// Back to the pool.
+    pub fn dispose(&self) -> JsResult<()> {
+        self.tensor.dispose().map_err(to_js_error)
+    }
+
+    /// Read back as the dtype's typed array: `Float32Array`, `Int32Array`, `Float16Array` where
+    /// the browser has it (else `Uint16Array` of bits), `Uint16Array` of bits for bfloat16.
+    #[wasm_bindgen(js_name = toHost)]
+    pub fn to_host(&self) -> js_sys::Promise {
+        let tensor = self.tensor.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let bytes = tensor.to_host_bytes().await.map_err(to_js_error)?;
+            Ok(typed_array(tensor.dtype(), &bytes))
+        })
+    }
+}
+
+fn typed_array(dtype: DType, bytes: &[u8]) -> JsValue {
+    let raw = js_sys::Uint8Array::from(bytes).buffer();
+    match dtype {
+        DType::F32 => js_sys::Float32Array::new(&raw).into(),
+        DType::I32 => js_sys::Int32Array::new(&raw).into(),
+        DType::BF16 => js_sys::Uint16Array::new(&raw).into(),
+        DType::F16 => {
+            let ctor = get(&js_sys::global(), "Float16Array");
+            match ctor.dyn_ref::<js_sys::Function>() {
+                Some(ctor) => Reflect::construct(ctor, &Array::of1(&raw))
+                    .unwrap_or_else(|_| js_sys::Uint16Array::new(&raw).into()),
+                None => js_sys::Uint16Array::new(&raw).into(),
+            }
+        }
+    }
+}
