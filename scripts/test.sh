@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `npm test`: every test. Installs what it needs (scripts/setup.sh), then runs
+#   1. the native tests on a real wgpu adapter (lavapipe without a GPU), unit tests included;
+#   2. the wasm tests in headless Chromium's WebGPU (wasm-bindgen-test + Debian's chromedriver);
+#   3. the JS-level tests (node --test + playwright-core driving /usr/bin/chromium) on the built package.
+# A missing adapter fails loudly; nothing is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== adapter check"
+if command -v vulkaninfo >/dev/null 2>&1; then
+  vulkaninfo --summary 2>/dev/null | grep -E "deviceName" || true
+fi
+
+echo "== native tests (cargo test)"
+cargo test --all-targets
+
+echo "== browser tests (wasm-bindgen-test in headless Chromium)"
+CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver} \
+  cargo test --target wasm32-unknown-unknown --test web
+
+echo "== JS API tests (node --test, playwright-core, Chromium)"
+bash scripts/build-web.sh
+node --test tests/js/

@@ -1,0 +1,130 @@
+//! The pool in headless Chromium's WebGPU (SwiftShader), through wasm-bindgen-test:
+//! `cargo test --target wasm32-unknown-unknown --test web` (see README for the driver setup).
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::{random_size_workload, Step};
+use tmath::{DType, Engine, EngineConfig, PoolConfig};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn engine_with(pool: PoolConfig) -> Engine {
+    match Engine::new(EngineConfig {
+        pool,
+        ..EngineConfig::default()
+    })
+    .await
+    {
+        Ok(engine) => engine,
+        Err(e) => {
+            panic!("these tests need WebGPU in the browser (Chromium --enable-unsafe-webgpu): {e}")
+        }
+    }
+}
+
+async fn f32s(t: &tmath::Tensor) -> Vec<f32> {
+    bytemuck::pod_collect_to_vec(&t.to_host_bytes().await.unwrap())
+}
+
+#[wasm_bindgen_test]
+async fn runs_on_the_browsers_webgpu_with_its_real_limits() {
+    let engine = engine_with(PoolConfig::default()).await;
+    assert_eq!(engine.adapter().backend, "webgpu");
+    assert_eq!(
+        engine.config().pool.max_buffer_bytes,
+        engine.adapter().max_buffer_size
+    );
+}
+
+#[wasm_bindgen_test]
+async fn five_hundred_random_sizes_need_at_most_forty_buffers() {
+    let budget = 32 << 20;
+    let engine = engine_with(PoolConfig {
+        budget_bytes: budget,
+        ..PoolConfig::default()
+    })
+    .await;
+    let pool = engine.pool();
+    let mut live = Vec::new();
+    for step in random_size_workload(7, 500, 8) {
+        match step {
+            Step::Take(elements) => live.push(pool.get([elements as usize], None).unwrap()),
+            Step::Return(i) => pool.put(&live.remove(i)).unwrap(),
+        }
+        assert!(pool.stats().bytes_cached <= budget);
+    }
+    let stats = pool.stats();
+    assert_eq!(stats.hits + stats.misses, 500);
+    assert!(
+        stats.buffers_created <= 40,
+        "created {}",
+        stats.buffers_created
+    );
+    assert_eq!(stats.bytes_in_use, 0);
+}
+
+#[wasm_bindgen_test]
+async fn zeros_on_a_reused_buffer_reads_zeros() {
+    let engine = engine_with(PoolConfig::default()).await;
+    let pool = engine.pool();
+    let t = pool.get([1000], Some(DType::F32)).unwrap();
+    let data: Vec<f32> = (0..1000).map(|i| i as f32 - 7.25).collect();
+    engine
+        .queue()
+        .write_buffer(&t.buffer().unwrap(), 0, bytemuck::cast_slice(&data));
+    assert_eq!(f32s(&t).await, data);
+    pool.put(&t).unwrap();
+
+    let before = engine.stats();
+    let z = pool.zeros([1000], Some(DType::F32)).unwrap();
+    assert_eq!(pool.stats().hits, 1, "zeros must reuse the dirty buffer");
+    assert_eq!(f32s(&z).await, vec![0.0; 1000]);
+    let after = engine.stats();
+    assert_eq!(after.counters.submits - before.counters.submits, 1);
+    assert_eq!(after.counters.copies - before.counters.copies, 1);
+    assert_eq!(after.pool.buffers_created - before.pool.buffers_created, 0);
+}
+
+#[wasm_bindgen_test]
+async fn put_twice_foreign_and_too_large_are_typed_errors() {
+    let engine = engine_with(PoolConfig::default()).await;
+    let other = engine_with(PoolConfig::default()).await;
+    let t = engine.pool().get([64, 64], None).unwrap();
+    let foreign = other.pool().get([64, 64], None).unwrap();
+    engine.pool().put(&t).unwrap();
+    let before = engine.stats();
+    assert_eq!(engine.pool().put(&t).unwrap_err().code(), "Disposed");
+    assert_eq!(
+        engine.pool().put(&foreign).unwrap_err().code(),
+        "DeviceMismatch"
+    );
+    let too_many = (engine.adapter().max_buffer_size / 4 + 1) as usize;
+    assert_eq!(
+        engine.pool().get([too_many], None).unwrap_err().code(),
+        "TooLarge"
+    );
+    assert_eq!(t.to_host_bytes().await.unwrap_err().code(), "Disposed");
+    assert_eq!(engine.stats(), before);
+}
+
+#[wasm_bindgen_test]
+async fn the_budget_bounds_idle_memory_and_trim_frees_it() {
+    let engine = engine_with(PoolConfig {
+        budget_bytes: 1 << 20,
+        ..PoolConfig::default()
+    })
+    .await;
+    let pool = engine.pool();
+    let tensors: Vec<_> = (0..8)
+        .map(|_| pool.get([64 * 1024], None).unwrap())
+        .collect();
+    for t in &tensors {
+        pool.put(t).unwrap();
+        assert!(pool.stats().bytes_cached <= 1 << 20);
+    }
+    assert_eq!(pool.stats().evictions, 4);
+    assert_eq!(pool.trim(0), 1 << 20);
+    assert_eq!(pool.stats().bytes_cached, 0);
+}
