@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Mesa's loader complains on every device open when this is unset.
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 
 echo "== adapter check"
 if command -v vulkaninfo >/dev/null 2>&1; then

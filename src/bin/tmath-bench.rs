@@ -1,0 +1,277 @@
+//! `tmath-bench`: the native benchmark CLI.
+//!
+//! ```text
+//! cargo run --release --bin tmath-bench -- [pool|all] [--json]
+//! ```
+//!
+//! Every figure is measured in this run; comparisons are ratios of two measurements taken side by
+//! side. `--json` prints one JSON object per line, each with a `suite` field.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    native::main();
+}
+
+/// The tests' seeded generator and workloads, so the benchmark replays exactly what they check.
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use crate::common::{random_size_workload, Step};
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    use std::time::Instant;
+    use tmath::{Engine, EngineConfig, PoolConfig};
+
+    const SUITES: [&str; 1] = ["pool"];
+
+    pub fn main() {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let json = args.iter().any(|a| a == "--json");
+        let mut suites: Vec<&str> = args
+            .iter()
+            .filter(|a| !a.starts_with("--"))
+            .map(String::as_str)
+            .collect();
+        if suites.is_empty() || suites.contains(&"all") {
+            suites = SUITES.to_vec();
+        }
+        if let Some(unknown) = suites.iter().find(|s| !SUITES.contains(s)) {
+            eprintln!(
+                "tmath-bench: unknown suite {unknown:?}; suites: {} or all",
+                SUITES.join(", ")
+            );
+            std::process::exit(2);
+        }
+        let engine = match Engine::new_blocking(EngineConfig::default()) {
+            Ok(engine) => engine,
+            Err(e) => {
+                eprintln!("tmath-bench: {e}");
+                std::process::exit(1);
+            }
+        };
+        let mut out = Report { json, lines: 0 };
+        let a = engine.adapter();
+        out.record(
+            "adapter",
+            &[
+                ("name", Value::Str(a.name.clone())),
+                ("backend", Value::Str(a.backend.clone())),
+                ("device_type", Value::Str(a.device_type.clone())),
+                ("driver", Value::Str(a.driver.clone())),
+                ("max_buffer_size", Value::Int(a.max_buffer_size)),
+            ],
+        );
+        for suite in suites {
+            match suite {
+                "pool" => pool_suite(&mut out),
+                _ => unreachable!("checked above"),
+            }
+        }
+    }
+
+    /// Human-readable lines, or one JSON object per line.
+    struct Report {
+        json: bool,
+        lines: usize,
+    }
+
+    enum Value {
+        Str(String),
+        Int(u64),
+        Num(f64),
+    }
+
+    impl Report {
+        fn record(&mut self, suite: &str, fields: &[(&str, Value)]) {
+            self.lines += 1;
+            let mut line = String::new();
+            if self.json {
+                let _ = write!(line, "{{\"suite\":\"{suite}\"");
+                for (key, value) in fields {
+                    let _ = match value {
+                        Value::Str(s) => write!(line, ",\"{key}\":{}", json_string(s)),
+                        Value::Int(n) => write!(line, ",\"{key}\":{n}"),
+                        Value::Num(x) if x.is_finite() => write!(line, ",\"{key}\":{x}"),
+                        Value::Num(_) => write!(line, ",\"{key}\":null"),
+                    };
+                }
+                line.push('}');
+            } else {
+                let _ = write!(line, "[{suite}]");
+                for (key, value) in fields {
+                    let _ = match value {
+                        Value::Str(s) => write!(line, " {key}={s}"),
+                        Value::Int(n) => write!(line, " {key}={n}"),
+                        Value::Num(x) => write!(line, " {key}={x:.3}"),
+                    };
+                }
+            }
+            // A closed pipe (`| head`) ends the run quietly instead of panicking.
+            if writeln!(std::io::stdout().lock(), "{line}").is_err() {
+                std::process::exit(0);
+            }
+        }
+    }
+
+    fn json_string(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    /// Median of `rounds` timings of `iters` calls of `f`, in nanoseconds per call.
+    fn time_ns(rounds: usize, iters: usize, mut f: impl FnMut()) -> f64 {
+        for _ in 0..iters {
+            f(); // warm-up
+        }
+        let mut samples: Vec<f64> = (0..rounds)
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    f();
+                }
+                start.elapsed().as_nanos() as f64 / iters as f64
+            })
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        samples[samples.len() / 2]
+    }
+
+    fn pool_suite(out: &mut Report) {
+        // Hit latency against what a pool hit replaces: creating and destroying a buffer.
+        for bytes in [4u64 << 10, 1 << 20, 16 << 20] {
+            let engine = Engine::new_blocking(EngineConfig::default()).expect("adapter");
+            let elements = (bytes / 4) as usize;
+            let pool = engine.pool();
+            let hit_ns = time_ns(9, 2000, || {
+                let t = pool.get([elements], None).expect("get");
+                pool.put(&t).expect("put");
+            });
+            let device = engine.device();
+            let create_ns = time_ns(9, 200, || {
+                let b = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: None,
+                    size: bytes,
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_SRC
+                        | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                b.destroy();
+            });
+            // Creation is lazy on some drivers; a first use makes it real, so time that too.
+            let queue = engine.queue();
+            let create_use_ns = time_ns(5, 50, || {
+                let b = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: None,
+                    size: bytes,
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_SRC
+                        | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                queue.write_buffer(&b, 0, &[0u8; 4]);
+                queue.submit([]);
+                b.destroy();
+            });
+            let hit_use_ns = time_ns(5, 50, || {
+                let t = pool.get([elements], None).expect("get");
+                queue.write_buffer(&t.buffer().expect("live"), 0, &[0u8; 4]);
+                queue.submit([]);
+                pool.put(&t).expect("put");
+            });
+            out.record(
+                "pool",
+                &[
+                    ("case", Value::Str("hit_vs_create".into())),
+                    ("bytes", Value::Int(bytes)),
+                    ("pool_hit_ns", Value::Num(hit_ns)),
+                    ("create_destroy_ns", Value::Num(create_ns)),
+                    ("speedup", Value::Num(create_ns / hit_ns)),
+                    ("pool_hit_first_use_ns", Value::Num(hit_use_ns)),
+                    ("create_first_use_destroy_ns", Value::Num(create_use_ns)),
+                    (
+                        "speedup_with_first_use",
+                        Value::Num(create_use_ns / hit_use_ns),
+                    ),
+                ],
+            );
+        }
+
+        // The random-size workload of the tests: 500 tensors of 4 KiB–1 MiB, at most 8 alive.
+        for (label, config) in [
+            ("default", PoolConfig::default()),
+            (
+                "budget_4MiB",
+                PoolConfig {
+                    budget_bytes: 4 << 20,
+                    ..PoolConfig::default()
+                },
+            ),
+            (
+                "exact_class_only",
+                PoolConfig {
+                    max_reuse_factor: 1,
+                    ..PoolConfig::default()
+                },
+            ),
+        ] {
+            let engine = Engine::new_blocking(EngineConfig {
+                pool: config,
+                ..EngineConfig::default()
+            })
+            .expect("adapter");
+            let pool = engine.pool();
+            let mut live = Vec::new();
+            let mut requested_bytes = 0u64;
+            let start = Instant::now();
+            for step in random_size_workload(7, 500, 8) {
+                match step {
+                    Step::Take(elements) => {
+                        requested_bytes += elements * 4;
+                        live.push(pool.get([elements as usize], None).expect("get"));
+                    }
+                    Step::Return(i) => pool.put(&live.remove(i)).expect("put"),
+                }
+            }
+            let elapsed = start.elapsed().as_secs_f64();
+            let s = pool.stats();
+            out.record(
+                "pool",
+                &[
+                    ("case", Value::Str(format!("random_500_{label}"))),
+                    ("requests", Value::Int(s.hits + s.misses)),
+                    (
+                        "hit_rate",
+                        Value::Num(s.hits as f64 / (s.hits + s.misses) as f64),
+                    ),
+                    ("hits_larger_class", Value::Int(s.hits_larger_class)),
+                    ("buffers_created", Value::Int(s.buffers_created)),
+                    ("buffers_created_without_pool", Value::Int(500)),
+                    ("evictions", Value::Int(s.evictions)),
+                    ("peak_bytes_in_use", Value::Int(s.peak_bytes_in_use)),
+                    ("bytes_cached_end", Value::Int(s.bytes_cached)),
+                    ("budget_bytes", Value::Int(s.budget_bytes)),
+                    ("requested_bytes", Value::Int(requested_bytes)),
+                    ("wall_ms", Value::Num(elapsed * 1e3)),
+                ],
+            );
+        }
+    }
+}
