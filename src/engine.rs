@@ -5,9 +5,11 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::gpu::{AdapterReport, Gpu};
 use crate::pool::{BufferKind, Lease, Pool, PoolConfig, PoolStats};
+use crate::router::{Ledger, Transfer, UploadRoute};
 use crate::shape::Shape;
 use crate::stats::{Counters, Stats};
 use crate::tensor::Tensor;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// How an [`Engine`] is set up. `Default` gives the documented defaults.
@@ -20,6 +22,10 @@ pub struct EngineConfig {
     pub pool: PoolConfig,
     /// Which adapter to prefer when there are several (default high performance).
     pub power_preference: wgpu::PowerPreference,
+    /// How host data reaches the GPU (default: chosen per adapter; see [`UploadRoute`]).
+    pub upload: UploadRoute,
+    /// Transfers kept in the ledger (default 256).
+    pub ledger_capacity: usize,
 }
 
 impl Default for EngineConfig {
@@ -28,6 +34,8 @@ impl Default for EngineConfig {
             precision: DType::F32,
             pool: PoolConfig::default(),
             power_preference: wgpu::PowerPreference::HighPerformance,
+            upload: UploadRoute::Auto,
+            ledger_capacity: 256,
         }
     }
 }
@@ -37,7 +45,11 @@ pub(crate) struct State {
     pub pool: Pool,
     /// Commands recorded and not yet submitted (see [`Engine::flush`]).
     pub encoder: Option<wgpu::CommandEncoder>,
+    /// Buffers the pending encoder uses. A queue write into one of them must flush first:
+    /// queue writes run before commands submitted after them.
+    pub pending: HashSet<wgpu::Buffer>,
     pub counters: Counters,
+    pub ledger: Ledger,
 }
 
 impl State {
@@ -52,6 +64,7 @@ impl State {
 
     /// Submit the pending encoder, if any. Returns whether anything was submitted.
     pub fn flush(&mut self, queue: &wgpu::Queue) -> bool {
+        self.pending.clear();
         match self.encoder.take() {
             Some(encoder) => {
                 queue.submit([encoder.finish()]);
@@ -60,6 +73,30 @@ impl State {
             }
             None => false,
         }
+    }
+
+    /// Record that pending commands use `buffer`.
+    pub fn uses(&mut self, buffer: &wgpu::Buffer) {
+        self.pending.insert(buffer.clone());
+    }
+
+    /// Make a queue write (or a map) of `buffer` safe: flush if pending commands use it.
+    pub fn before_host_access(&mut self, queue: &wgpu::Queue, buffer: &wgpu::Buffer) {
+        if self.pending.contains(buffer) {
+            self.flush(queue);
+        }
+    }
+
+    /// Return a lease to the pool. Pooled leases only come from this pool, so this cannot fail
+    /// except through a tmath bug, which is reported in debug builds.
+    pub fn release(&mut self, lease: Lease) {
+        let result = self.pool.release(&lease);
+        debug_assert!(result.is_ok(), "{result:?}");
+    }
+
+    /// Count one transfer and keep it in the ledger.
+    pub fn record(&mut self, transfer: Transfer) {
+        self.ledger.push(transfer);
     }
 }
 
@@ -96,12 +133,23 @@ impl Engine {
     /// Acquire an adapter and device and set up an empty pool.
     pub async fn new(config: EngineConfig) -> Result<Engine> {
         let gpu = Gpu::acquire(config.power_preference).await?;
+        if config.upload == UploadRoute::Mapped && !gpu.report.mappable_primary_buffers {
+            return Err(Error::invalid_argument(
+                "upload",
+                format!(
+                    "mapped uploads need a unified-memory adapter with MAPPABLE_PRIMARY_BUFFERS; {:?} ({}) has none; use UploadRoute::Auto",
+                    gpu.report.name, gpu.report.device_type
+                ),
+            ));
+        }
         let mut config = config;
         config.pool.max_buffer_bytes = gpu.report.max_buffer_size;
         let state = State {
             pool: Pool::new(config.pool.clone()),
             encoder: None,
+            pending: HashSet::new(),
             counters: Counters::default(),
+            ledger: Ledger::new(config.ledger_capacity),
         };
         #[allow(clippy::arc_with_non_send_sync)] // wgpu's web types are not Send; one thread there.
         let shared = Arc::new(Shared {
@@ -168,6 +216,11 @@ impl Engine {
         self.shared.gpu.take_uncaptured_errors()
     }
 
+    /// The last transfers (oldest first), up to [`EngineConfig::ledger_capacity`].
+    pub fn ledger(&self) -> Vec<Transfer> {
+        self.shared.lock().ledger.entries()
+    }
+
     /// Whether `tensor` belongs to this engine.
     pub fn owns(&self, tensor: &Tensor) -> bool {
         Arc::ptr_eq(&self.shared, tensor.shared())
@@ -211,6 +264,7 @@ impl PoolHandle<'_> {
         state
             .encoder(&shared.gpu.device)
             .clear_buffer(&lease.buffer, 0, None);
+        state.uses(&lease.buffer);
         drop(state);
         Ok(Tensor::from_lease(Arc::clone(shared), shape, dtype, lease))
     }

@@ -20,7 +20,7 @@ mod engine;
 pub mod error;
 mod gpu;
 pub mod pool;
-mod router;
+pub mod router;
 pub mod shape;
 pub mod stats;
 mod tensor;
@@ -28,11 +28,12 @@ mod tensor;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub use dtype::{precision_matches, DType};
+pub use dtype::{precision_matches, DType, HostData};
 pub use engine::{Engine, EngineConfig, PoolHandle};
 pub use error::{Error, Result};
 pub use gpu::AdapterReport;
 pub use pool::{PoolConfig, PoolStats, SizeClass};
+pub use router::{Route, Transfer, UploadRoute};
 pub use shape::Shape;
 pub use stats::{Counters, Stats};
 pub use tensor::Tensor;

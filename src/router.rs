@@ -1,18 +1,560 @@
-//! Transfer routes between the host and the engine's GPU. Every route counts its copies and
-//! crossings; each one borrows its staging buffers from the pool.
+//! The transfer router: the seed's `to_mlx` for WebGPU. Every input kind has a cheapest route;
+//! a direct route that fails falls back to the host route exactly once; every transfer counts its
+//! copies and crossings and lands in the ledger.
+//!
+//! | route | input | work |
+//! | --- | --- | --- |
+//! | `identity` | a tensor of this engine | none: the same tensor comes back |
+//! | `host-write` | host data | one `writeBuffer` into a pooled buffer (1 copy, 1 crossing) |
+//! | `mapped-write` | host data, unified-memory adapter | written into a mapped pooled storage buffer: no staging copy (1 copy, 1 crossing) |
+//! | `same-device-copy` | a buffer of this device | one `copyBufferToBuffer` into a pooled buffer (1 copy, 0 crossings, 0 maps) |
+//! | `adopt` | a buffer of this device, `adopt: true` | none: the buffer becomes the tensor's storage |
+//! | `cross-device` | a buffer or tensor of another device | mapped read there, write here (2 copies, 2 crossings) |
+//! | `readback` | `to_host` | copy into a pooled `MAP_READ` staging buffer, one copy out of the mapped range (1 copy, 1 crossing) |
 
+use crate::dtype::{DType, HostData};
+use crate::engine::{byte_len, Engine, Shared, State};
 use crate::error::{Error, Result};
-use crate::pool::BufferKind;
-use crate::tensor::Tensor;
+use crate::pool::{BufferKind, Lease};
+use crate::shape::Shape;
+use crate::tensor::{Storage, Tensor};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
+/// A way tensor data reaches (or leaves) the engine's GPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// Already there: nothing happens.
+    Identity,
+    /// Host data written with one queue write.
+    HostWrite,
+    /// Host data written into a mapped storage buffer (unified memory, no staging copy).
+    MappedWrite,
+    /// A buffer of this device copied on the GPU.
+    SameDeviceCopy,
+    /// A buffer of this device taken over as the tensor's storage.
+    Adopt,
+    /// Data from another device, through the host.
+    CrossDevice,
+    /// GPU to host.
+    Readback,
+}
+
+impl Route {
+    /// The name used in the ledger and the JS API (`"host-write"`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Identity => "identity",
+            Route::HostWrite => "host-write",
+            Route::MappedWrite => "mapped-write",
+            Route::SameDeviceCopy => "same-device-copy",
+            Route::Adopt => "adopt",
+            Route::CrossDevice => "cross-device",
+            Route::Readback => "readback",
+        }
+    }
+}
+
+/// How host data is uploaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UploadRoute {
+    /// Mapped writes where the adapter has unified memory and `MAPPABLE_PRIMARY_BUFFERS`
+    /// (Apple Silicon, integrated GPUs, CPU devices), queue writes elsewhere.
+    #[default]
+    Auto,
+    /// Always one queue write (`writeBuffer`).
+    QueueWrite,
+    /// Mapped writes; `InvalidArgument` at engine creation if the adapter cannot map storage.
+    Mapped,
+}
+
+/// One transfer, as the ledger keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transfer {
+    /// The route that ran.
+    pub route: Route,
+    /// The direct route that was tried first and failed, if this is a fallback.
+    pub fallback_from: Option<Route>,
+    /// Why the direct route failed.
+    pub reason: Option<String>,
+    /// The input's element type (`"float32"`, `"int64"`, `"number"`, …).
+    pub dtype_in: String,
+    /// The resulting dtype.
+    pub dtype_out: DType,
+    /// Bytes of tensor data moved (0 for identity and adopt).
+    pub bytes: u64,
+    /// Wall time of the call, in microseconds.
+    pub wall_us: f64,
+}
+
+/// The last transfers, oldest first.
+pub(crate) struct Ledger {
+    entries: VecDeque<Transfer>,
+    capacity: usize,
+}
+
+impl Ledger {
+    pub fn new(capacity: usize) -> Ledger {
+        Ledger {
+            entries: VecDeque::with_capacity(capacity.min(1024)),
+            capacity,
+        }
+    }
+
+    pub fn push(&mut self, transfer: Transfer) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.entries.len() == self.capacity {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(transfer);
+    }
+
+    pub fn entries(&self) -> Vec<Transfer> {
+        self.entries.iter().cloned().collect()
+    }
+}
+
+/// Monotonic time in microseconds (performance.now on the web).
+pub(crate) fn now_us() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into());
+        performance
+            .ok()
+            .and_then(|p| {
+                let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
+                let now: &js_sys::Function = wasm_bindgen::JsCast::dyn_ref(&now)?;
+                now.call0(&p).ok()?.as_f64()
+            })
+            .unwrap_or_else(js_sys::Date::now)
+            * 1e3
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::OnceLock;
+        use std::time::Instant;
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e6
+    }
+}
+
+/// What a new tensor from host data needs: its shape and dtype, checked against the data.
+pub(crate) fn check_host_shape(len: u64, shape: &Shape) -> Result<()> {
+    if len != shape.elements() {
+        return Err(Error::DataLengthMismatch {
+            expected: shape.elements(),
+            got: len,
+        });
+    }
+    Ok(())
+}
+
+/// Whether host uploads on this engine take the mapped route.
+pub(crate) fn uses_mapped_writes(shared: &Shared) -> bool {
+    match shared.config.upload {
+        UploadRoute::QueueWrite => false,
+        UploadRoute::Mapped => true,
+        UploadRoute::Auto => shared.gpu.report.mappable_primary_buffers,
+    }
+}
+
+/// Write `bytes` (the tensor's packed data) into `buffer` with queue writes. `writeBuffer` needs
+/// a multiple of 4 bytes; an odd 16-bit tail goes in a second 4-byte write (no full copy).
+pub(crate) fn queue_write(queue: &wgpu::Queue, buffer: &wgpu::Buffer, bytes: &[u8]) {
+    let whole = bytes.len() / 4 * 4;
+    if whole > 0 {
+        queue.write_buffer(buffer, 0, &bytes[..whole]);
+    }
+    if whole < bytes.len() {
+        let mut tail = [0u8; 4];
+        tail[..bytes.len() - whole].copy_from_slice(&bytes[whole..]);
+        queue.write_buffer(buffer, whole as u64, &tail);
+    }
+}
+
+impl Engine {
+    /// Bring host data onto the GPU: the seed's `to_mlx` for typed data. `dtype` defaults to the
+    /// data's own (`int32` for `int64`, the engine's precision for untyped numbers); a different
+    /// dtype converts on the host, bit-exact, and counts one conversion.
+    ///
+    /// Route: `mapped-write` on unified-memory adapters (see [`UploadRoute`]), else `host-write`.
+    /// Either makes 1 copy (2 with a conversion) and 1 crossing, and takes its buffer from the pool.
+    pub fn to_device<'a, S>(
+        &self,
+        data: impl Into<HostData<'a>>,
+        shape: S,
+        dtype: Option<DType>,
+    ) -> Result<Tensor>
+    where
+        S: TryInto<Shape>,
+        Error: From<S::Error>,
+    {
+        let start = now_us();
+        let data = data.into();
+        let shape = shape.try_into()?;
+        if let HostData::Bytes(bytes, dtype) = data {
+            if !(bytes.len() as u64).is_multiple_of(dtype.size_bytes()) {
+                return Err(Error::DataLengthMismatch {
+                    expected: shape.elements() * dtype.size_bytes(),
+                    got: bytes.len() as u64,
+                });
+            }
+        }
+        check_host_shape(data.len(), &shape)?;
+        let target = dtype.unwrap_or_else(|| data.default_target(self.shared.config.precision));
+        let bytes = data.encode(target)?;
+        let converted = matches!(bytes, std::borrow::Cow::Owned(_));
+        let shared = &self.shared;
+        let mut state = shared.lock();
+        let (tensor, route) = upload_bytes(shared, &mut state, shape, target, &bytes)?;
+        if converted {
+            state.counters.conversions += 1;
+            state.counters.copies += 1;
+            state.counters.copy_bytes += bytes.len() as u64;
+        }
+        state.record(Transfer {
+            route,
+            fallback_from: None,
+            reason: None,
+            dtype_in: data.type_name().to_owned(),
+            dtype_out: target,
+            bytes: bytes.len() as u64,
+            wall_us: now_us() - start,
+        });
+        drop(state);
+        Ok(tensor)
+    }
+
+    /// A tensor of this engine comes back as the same tensor (route `identity`: no work, nothing
+    /// counted but the ledger entry). A tensor of another engine is read there and written here
+    /// (`cross-device`).
+    pub fn to_device_tensor(&self, tensor: &Tensor) -> Result<Tensor> {
+        let start = now_us();
+        if self.owns(tensor) {
+            if tensor.is_disposed() {
+                return Err(Error::disposed(format!(
+                    "tensor {} {}",
+                    tensor.shape(),
+                    tensor.dtype()
+                )));
+            }
+            self.shared.lock().record(Transfer {
+                route: Route::Identity,
+                fallback_from: None,
+                reason: None,
+                dtype_in: tensor.dtype().name().into(),
+                dtype_out: tensor.dtype(),
+                bytes: 0,
+                wall_us: now_us() - start,
+            });
+            return Ok(tensor.clone());
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let bytes = crate::gpu::block_on(tensor.to_host_bytes())?;
+            self.cross_device_write(&bytes, tensor.shape().clone(), tensor.dtype(), start)
+        }
+        #[cfg(target_arch = "wasm32")]
+        Err(Error::DeviceMismatch {
+            reason: "this tensor belongs to another Engine (another GPUDevice); use toDeviceAsync to move it through the host".into(),
+        })
+    }
+
+    /// [`Engine::to_device_tensor`] for tensors of other engines without blocking (the only way
+    /// on the web).
+    pub async fn to_device_tensor_async(&self, tensor: &Tensor) -> Result<Tensor> {
+        if self.owns(tensor) {
+            return self.to_device_tensor(tensor);
+        }
+        let start = now_us();
+        let bytes = tensor.to_host_bytes().await?;
+        self.cross_device_write(&bytes, tensor.shape().clone(), tensor.dtype(), start)
+    }
+
+    /// A buffer of this engine's device becomes a tensor: one GPU copy into a pooled buffer
+    /// (`same-device-copy`), or with `adopt` the buffer itself (`adopt`, no copy; its usage must
+    /// include `STORAGE | COPY_SRC | COPY_DST`).
+    ///
+    /// If the buffer lacks `COPY_SRC` but can be mapped for reading, the host route runs once
+    /// instead (recorded with `fallback_from`); natively that blocks until the map completes.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn to_device_buffer<S>(
+        &self,
+        buffer: &wgpu::Buffer,
+        shape: S,
+        dtype: DType,
+        adopt: bool,
+    ) -> Result<Tensor>
+    where
+        S: TryInto<Shape>,
+        Error: From<S::Error>,
+    {
+        let start = now_us();
+        let shape = shape.try_into()?;
+        let len = byte_len(&shape, dtype)?;
+        check_buffer(buffer.size(), buffer.usage(), len, adopt)?;
+        let shared = &self.shared;
+        if adopt {
+            let tensor = Tensor::new(
+                Arc::clone(shared),
+                shape,
+                dtype,
+                Storage::Adopted(buffer.clone()),
+            );
+            shared
+                .lock()
+                .record(transfer(Route::Adopt, dtype, 0, start));
+            return Ok(tensor);
+        }
+        if !buffer.usage().contains(wgpu::BufferUsages::COPY_SRC) {
+            let reason = "the buffer's usage lacks COPY_SRC".to_owned();
+            // Host route, once: map the caller's buffer, read it, write ours.
+            crate::gpu::block_on(map(
+                &shared.gpu,
+                buffer,
+                wgpu::MapMode::Read,
+                len.next_multiple_of(4),
+            ))?;
+            let bytes = buffer
+                .get_mapped_range(0..len.next_multiple_of(4))
+                .map(|v| v[..len as usize].to_vec())
+                .map_err(|e| Error::invalid_argument("buffer", e.to_string()));
+            buffer.unmap();
+            let bytes = bytes?;
+            let mut state = shared.lock();
+            state.counters.copies += 1;
+            state.counters.copy_bytes += len;
+            state.counters.crossings += 1;
+            let (tensor, route) = upload_bytes(shared, &mut state, shape, dtype, &bytes)?;
+            state.record(Transfer {
+                fallback_from: Some(Route::SameDeviceCopy),
+                reason: Some(reason),
+                ..transfer(route, dtype, len, start)
+            });
+            return Ok(tensor);
+        }
+        let device = &shared.gpu.device;
+        let mut state = shared.lock();
+        let lease = shared.acquire(&mut state, len, BufferKind::Storage)?;
+        // The caller's buffer may belong to another device; an error scope tells, and the copy
+        // goes in its own encoder so a failure cannot spoil pending work.
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("tmath same-device copy"),
+        });
+        encoder.copy_buffer_to_buffer(buffer, 0, &lease.buffer, 0, len.next_multiple_of(4));
+        state.flush(&shared.gpu.queue);
+        shared.gpu.queue.submit([encoder.finish()]);
+        if let Some(error) = crate::gpu::block_on(scope.pop()) {
+            state.release(lease);
+            return Err(Error::DeviceMismatch {
+                reason: format!(
+                    "the buffer could not be copied on this engine's device ({error}); a buffer of another device needs to_device_from_device"
+                ),
+            });
+        }
+        state.counters.submits += 1;
+        state.counters.copies += 1;
+        state.counters.copy_bytes += len;
+        state.record(transfer(Route::SameDeviceCopy, dtype, len, start));
+        drop(state);
+        Ok(Tensor::from_lease(Arc::clone(shared), shape, dtype, lease))
+    }
+
+    /// A buffer of another wgpu device (`source_device`, `source_queue`) becomes a tensor here:
+    /// read on its device through a staging buffer there, written here (`cross-device`). WebGPU
+    /// shares nothing between devices, so this is the host route, once.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn to_device_from_device<S>(
+        &self,
+        buffer: &wgpu::Buffer,
+        source_device: &wgpu::Device,
+        source_queue: &wgpu::Queue,
+        shape: S,
+        dtype: DType,
+    ) -> Result<Tensor>
+    where
+        S: TryInto<Shape>,
+        Error: From<S::Error>,
+    {
+        let start = now_us();
+        let shape = shape.try_into()?;
+        let len = byte_len(&shape, dtype)?;
+        check_buffer(buffer.size(), buffer.usage(), len, false)?;
+        let copy_len = len.next_multiple_of(4);
+        let staging = source_device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tmath cross-device staging"),
+            size: copy_len,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = source_device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, copy_len);
+        source_queue.submit([encoder.finish()]);
+        let slot: Arc<Mutex<MapSlot>> = Arc::default();
+        let in_callback = Arc::clone(&slot);
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            in_callback
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .result = Some(r.is_ok());
+        });
+        source_device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::DeviceLost {
+                reason: format!("the source device: {e}"),
+            })?;
+        let bytes = staging
+            .get_mapped_range(..)
+            .map(|v| v[..len as usize].to_vec())
+            .map_err(|e| Error::DeviceLost {
+                reason: format!("the source device could not map its staging buffer: {e}"),
+            })?;
+        staging.destroy();
+        let tensor = self.cross_device_write(&bytes, shape, dtype, start)?;
+        let mut state = self.shared.lock();
+        // The read on the source device: one more copy and crossing.
+        state.counters.copies += 1;
+        state.counters.copy_bytes += len;
+        state.counters.crossings += 1;
+        Ok(tensor)
+    }
+
+    fn cross_device_write(
+        &self,
+        bytes: &[u8],
+        shape: Shape,
+        dtype: DType,
+        start: f64,
+    ) -> Result<Tensor> {
+        let shared = &self.shared;
+        let mut state = shared.lock();
+        let len = bytes.len() as u64;
+        let (tensor, _) = upload_bytes(shared, &mut state, shape, dtype, bytes)?;
+        state.record(transfer(Route::CrossDevice, dtype, len, start));
+        Ok(tensor)
+    }
+}
+
+fn transfer(route: Route, dtype: DType, bytes: u64, start: f64) -> Transfer {
+    Transfer {
+        route,
+        fallback_from: None,
+        reason: None,
+        dtype_in: dtype.name().to_owned(),
+        dtype_out: dtype,
+        bytes,
+        wall_us: now_us() - start,
+    }
+}
+
+/// Check a caller's buffer against what a tensor of `len` bytes needs.
+pub(crate) fn check_buffer(
+    size: u64,
+    usage: wgpu::BufferUsages,
+    len: u64,
+    adopt: bool,
+) -> Result<()> {
+    use wgpu::BufferUsages as U;
+    if size < len {
+        return Err(Error::DataLengthMismatch {
+            expected: len,
+            got: size,
+        });
+    }
+    if adopt {
+        let needed = U::STORAGE | U::COPY_SRC | U::COPY_DST;
+        if !usage.contains(needed) {
+            return Err(Error::invalid_argument(
+                "adopt",
+                format!(
+                    "the buffer's usage {usage:?} lacks {:?}, which tensors need; create it with STORAGE | COPY_SRC | COPY_DST or pass adopt: false to copy it",
+                    needed - usage
+                ),
+            ));
+        }
+    } else if !usage.intersects(U::COPY_SRC | U::MAP_READ) {
+        return Err(Error::invalid_argument(
+            "buffer",
+            format!("the buffer's usage {usage:?} has neither COPY_SRC nor MAP_READ, so tmath cannot read it"),
+        ));
+    }
+    Ok(())
+}
+
+/// Put `bytes` into a new tensor by the engine's upload route. Counts 1 copy and 1 crossing.
+pub(crate) fn upload_bytes(
+    shared: &Arc<Shared>,
+    state: &mut State,
+    shape: Shape,
+    dtype: DType,
+    bytes: &[u8],
+) -> Result<(Tensor, Route)> {
+    let len = bytes.len() as u64;
+    let (lease, route) = if uses_mapped_writes(shared) {
+        let lease = shared.acquire(state, len, BufferKind::MappableStorage)?;
+        if let Err(e) = mapped_write(shared, state, &lease, bytes) {
+            state.pool.discard(&lease);
+            return Err(e);
+        }
+        (lease, Route::MappedWrite)
+    } else {
+        let lease = shared.acquire(state, len, BufferKind::Storage)?;
+        state.before_host_access(&shared.gpu.queue, &lease.buffer);
+        queue_write(&shared.gpu.queue, &lease.buffer, bytes);
+        (lease, Route::HostWrite)
+    };
+    state.counters.copies += 1;
+    state.counters.copy_bytes += len;
+    state.counters.crossings += 1;
+    Ok((
+        Tensor::from_lease(Arc::clone(shared), shape, dtype, lease),
+        route,
+    ))
+}
+
+/// Write into a mappable storage buffer: a new one was created mapped; a reused one is mapped
+/// first (after any pending work that uses it has run).
+fn mapped_write(shared: &Shared, state: &mut State, lease: &Lease, bytes: &[u8]) -> Result<()> {
+    let len = (bytes.len() as u64).next_multiple_of(4);
+    if lease.reused {
+        state.before_host_access(&shared.gpu.queue, &lease.buffer);
+        #[cfg(not(target_arch = "wasm32"))]
+        crate::gpu::block_on(map(&shared.gpu, &lease.buffer, wgpu::MapMode::Write, len))?;
+        #[cfg(target_arch = "wasm32")]
+        unreachable!("the web has no MAPPABLE_PRIMARY_BUFFERS");
+    }
+    {
+        let mut view =
+            lease
+                .buffer
+                .get_mapped_range_mut(0..len)
+                .map_err(|e| Error::DeviceLost {
+                    reason: format!("mapped range unavailable: {e}"),
+                })?;
+        let whole = bytes.len() / 4 * 4;
+        view.slice(..whole).copy_from_slice(&bytes[..whole]);
+        if whole < bytes.len() {
+            let mut tail = [0u8; 4];
+            tail[..bytes.len() - whole].copy_from_slice(&bytes[whole..]);
+            view.slice(whole..whole + 4).copy_from_slice(&tail);
+        }
+    }
+    // A new buffer is mapped in full; what lies past this tensor stays as created (zeros).
+    lease.buffer.unmap();
+    Ok(())
+}
+
 /// Readback: copy the tensor into a pooled `MAP_READ` staging buffer (submitted together with
 /// any pending work), map it, and copy the mapped range out once. The staging buffer returns to
 /// the pool only after its map completed and it was unmapped, so it is never reused mid-map.
 pub(crate) async fn read_back(tensor: &Tensor) -> Result<Vec<u8>> {
+    let start = now_us();
     let shared = Arc::clone(tensor.shared());
     let gpu = &shared.gpu;
     gpu.check_alive()?;
@@ -41,7 +583,8 @@ pub(crate) async fn read_back(tensor: &Tensor) -> Result<Vec<u8>> {
     let mut state = shared.lock();
     match result {
         Ok(Ok(bytes)) => {
-            state.pool.release(&staging)?;
+            state.release(staging);
+            state.record(transfer(Route::Readback, tensor.dtype(), len, start));
             Ok(bytes)
         }
         Ok(Err(e)) => {

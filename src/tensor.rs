@@ -4,6 +4,24 @@ use crate::dtype::DType;
 use crate::engine::{byte_len, Shared};
 use crate::error::{Error, Result};
 use crate::pool::Lease;
+
+/// Where a tensor's bytes live.
+#[derive(Debug)]
+pub(crate) enum Storage {
+    /// A buffer leased from the engine's pool; returned on dispose.
+    Pooled(Lease),
+    /// A buffer the caller handed over (`adopt`); dropped (never destroyed) on dispose.
+    Adopted(wgpu::Buffer),
+}
+
+impl Storage {
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        match self {
+            Storage::Pooled(lease) => &lease.buffer,
+            Storage::Adopted(buffer) => buffer,
+        }
+    }
+}
 use crate::shape::Shape;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -23,7 +41,7 @@ struct TensorInner {
     shape: Shape,
     dtype: DType,
     byte_len: u64,
-    lease: Mutex<Option<Lease>>,
+    storage: Mutex<Option<Storage>>,
 }
 
 impl Tensor {
@@ -33,6 +51,10 @@ impl Tensor {
         dtype: DType,
         lease: Lease,
     ) -> Tensor {
+        Tensor::new(shared, shape, dtype, Storage::Pooled(lease))
+    }
+
+    pub(crate) fn new(shared: Arc<Shared>, shape: Shape, dtype: DType, storage: Storage) -> Tensor {
         let byte_len = byte_len(&shape, dtype).expect("checked when the lease was sized");
         #[allow(clippy::arc_with_non_send_sync)] // wgpu's web types are not Send; one thread there.
         let inner = Arc::new(TensorInner {
@@ -40,7 +62,7 @@ impl Tensor {
             shape,
             dtype,
             byte_len,
-            lease: Mutex::new(Some(lease)),
+            storage: Mutex::new(Some(storage)),
         });
         Tensor { inner }
     }
@@ -62,7 +84,7 @@ impl Tensor {
 
     /// Whether the tensor was disposed.
     pub fn is_disposed(&self) -> bool {
-        self.lease().is_none()
+        self.storage().is_none()
     }
 
     /// Whether two handles are the same tensor.
@@ -84,11 +106,15 @@ impl Tensor {
     /// Return the buffer to the pool. `Disposed` if this tensor was already disposed.
     pub fn dispose(&self) -> Result<()> {
         let mut state = self.inner.shared.lock();
-        let lease = self
-            .lease()
+        let storage = self
+            .storage()
             .take()
             .ok_or_else(|| Error::disposed(self.describe()))?;
-        state.pool.release(&lease)
+        match storage {
+            Storage::Pooled(lease) => state.release(lease),
+            Storage::Adopted(_) => {}
+        }
+        Ok(())
     }
 
     /// Read the tensor's bytes back (packed, little-endian as the GPU stores them).
@@ -120,15 +146,15 @@ impl Tensor {
 
     /// The buffer without flushing; callers hold the engine state lock (lock order: state, lease).
     pub(crate) fn raw_buffer(&self) -> Result<wgpu::Buffer> {
-        self.lease()
+        self.storage()
             .as_ref()
-            .map(|lease| lease.buffer.clone())
+            .map(|storage| storage.buffer().clone())
             .ok_or_else(|| Error::disposed(self.describe()))
     }
 
-    fn lease(&self) -> MutexGuard<'_, Option<Lease>> {
+    fn storage(&self) -> MutexGuard<'_, Option<Storage>> {
         self.inner
-            .lease
+            .storage
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
@@ -150,14 +176,14 @@ impl std::fmt::Debug for Tensor {
 
 impl Drop for TensorInner {
     fn drop(&mut self) {
-        let lease = self
-            .lease
+        let storage = self
+            .storage
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(lease) = lease {
+        if let Some(Storage::Pooled(lease)) = storage {
             // The last handle is gone: the buffer goes back to the pool.
-            let _ = self.shared.lock().pool.release(&lease);
+            self.shared.lock().release(lease);
         }
     }
 }

@@ -17,6 +17,8 @@ pub(crate) struct Lease {
     pub id: BufferId,
     /// At least as large as asked for (its size class).
     pub buffer: wgpu::Buffer,
+    /// Whether it came from a free list (a new buffer holds zeros, a reused one old data).
+    pub reused: bool,
 }
 
 /// GPU buffers by size class and kind, with the policy's caps, budget and eviction applied.
@@ -60,11 +62,16 @@ impl Pool {
             Acquire::Reuse { id, .. } => Ok(Lease {
                 id,
                 buffer: self.buffers[&id].clone(),
+                reused: true,
             }),
             Acquire::Create { id, bytes } => match create_buffer(device, bytes, kind) {
                 Ok(buffer) => {
                     self.buffers.insert(id, buffer.clone());
-                    Ok(Lease { id, buffer })
+                    Ok(Lease {
+                        id,
+                        buffer,
+                        reused: false,
+                    })
                 }
                 Err(first) => {
                     // Out of memory: free every idle buffer, then try once more.
@@ -81,6 +88,7 @@ impl Pool {
                             Ok(Lease {
                                 id: retry.id(),
                                 buffer,
+                                reused: false,
                             })
                         }
                         Err(e) => {
@@ -157,6 +165,7 @@ pub(crate) fn usages(kind: BufferKind) -> wgpu::BufferUsages {
     match kind {
         BufferKind::Storage => U::STORAGE | U::COPY_SRC | U::COPY_DST,
         BufferKind::Readback => U::MAP_READ | U::COPY_DST,
+        BufferKind::MappableStorage => U::STORAGE | U::COPY_SRC | U::COPY_DST | U::MAP_WRITE,
     }
 }
 
@@ -165,10 +174,12 @@ fn create_buffer(device: &wgpu::Device, bytes: u64, kind: BufferKind) -> Result<
         label: Some(match kind {
             BufferKind::Storage => "tmath storage",
             BufferKind::Readback => "tmath readback",
+            BufferKind::MappableStorage => "tmath mappable storage",
         }),
         size: bytes,
         usage: usages(kind),
-        mapped_at_creation: false,
+        // A new mappable buffer starts mapped, so the first upload into it needs no map call.
+        mapped_at_creation: kind == BufferKind::MappableStorage,
     };
     // Natively the error scope resolves at once, so allocation failures become values here. On
     // the web it would need an await; the device's uncaptured-error handler records them instead.

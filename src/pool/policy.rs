@@ -44,11 +44,24 @@ pub enum BufferKind {
     Storage,
     /// Readback staging: `MAP_READ | COPY_DST`.
     Readback,
+    /// Tensor storage the host can map for writing (`STORAGE | COPY_SRC | COPY_DST | MAP_WRITE`);
+    /// only on unified-memory adapters with `MAPPABLE_PRIMARY_BUFFERS`, for the mapped-write route.
+    MappableStorage,
 }
 
 impl BufferKind {
     /// All kinds, in a fixed order (for reports).
-    pub const ALL: [BufferKind; 2] = [BufferKind::Storage, BufferKind::Readback];
+    pub const ALL: [BufferKind; 3] = [
+        BufferKind::Storage,
+        BufferKind::Readback,
+        BufferKind::MappableStorage,
+    ];
+
+    /// Whether buffers of this kind hold tensors (counted in `hits`/`misses`), as opposed to
+    /// staging (counted in `staging_hits`/`staging_misses`).
+    pub fn is_tensor_storage(self) -> bool {
+        !matches!(self, BufferKind::Readback)
+    }
 }
 
 /// The size of the buffers that serve a request; see the module docs for the scheme.
@@ -300,9 +313,10 @@ impl PoolPolicy {
             self.idle.remove(&id);
             self.in_use.insert(id, key);
             let size = key.1.bytes();
-            match kind {
-                BufferKind::Storage => self.stats.hits += 1,
-                BufferKind::Readback => self.stats.staging_hits += 1,
+            if kind.is_tensor_storage() {
+                self.stats.hits += 1;
+            } else {
+                self.stats.staging_hits += 1;
             }
             if key.1 != class {
                 self.stats.hits_larger_class += 1;
@@ -315,9 +329,10 @@ impl PoolPolicy {
         let id = BufferId(self.next_id);
         self.next_id += 1;
         self.in_use.insert(id, (kind, class));
-        match kind {
-            BufferKind::Storage => self.stats.misses += 1,
-            BufferKind::Readback => self.stats.staging_misses += 1,
+        if kind.is_tensor_storage() {
+            self.stats.misses += 1;
+        } else {
+            self.stats.staging_misses += 1;
         }
         self.stats.buffers_created += 1;
         self.add_in_use(class.bytes());
