@@ -39,6 +39,60 @@ function call(fn) {
 }
 
 const CONSTRUCT = Symbol('tmath.construct');
+
+function wrap(inner) { return new Tensor(CONSTRUCT, inner); }
+
+function checkOptions(options, allowed) {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object') {
+    throw tmathError('InvalidArgument', `options must be an object like { dtype: 'float32' }, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) throw tmathError('InvalidArgument', `unknown option \`${key}\`; accepted: ${allowed.join(', ')}`);
+  }
+  if (options.adopt !== undefined && typeof options.adopt !== 'boolean') {
+    throw tmathError('InvalidArgument', `option \`adopt\` must be a boolean, got ${describe(options.adopt)}`);
+  }
+  return options;
+}
+
+function isGpuBuffer(value) {
+  return typeof GPUBuffer !== 'undefined' && value instanceof GPUBuffer;
+}
+
+const ORT_DTYPES = { float32: 'float32', float16: 'float16', int32: 'int32' };
+const TFJS_DTYPES = { float32: 'float32', int32: 'int32' };
+
+// ONNX Runtime Web tensors on the GPU (`location: 'gpu-buffer'`) and TensorFlow.js tensors on its
+// WebGPU backend, duck-typed so neither library is a dependency. Returns { buffer, shape, dtype,
+// release } or undefined.
+function foreignTensor(input, shape, dtype) {
+  if (input === null || typeof input !== 'object' || isGpuBuffer(input) || ArrayBuffer.isView(input)) return undefined;
+  if (input.location === 'gpu-buffer' && isGpuBuffer(input.gpuBuffer) && Array.isArray(input.dims)) {
+    const own = ORT_DTYPES[input.type];
+    if (!own) throw tmathError('UnsupportedDtype', `ONNX Runtime tensor type '${input.type}' on the GPU is not supported; tmath takes float32, float16 and int32 (int64 only as host data)`);
+    return { buffer: input.gpuBuffer, shape: shape ?? input.dims, dtype: dtype ?? own };
+  }
+  if (typeof input.dataToGPU === 'function' && Array.isArray(input.shape) && typeof input.dtype === 'string') {
+    const own = TFJS_DTYPES[input.dtype];
+    if (!own) throw tmathError('UnsupportedDtype', `TensorFlow.js dtype '${input.dtype}' is not supported; tmath takes float32 and int32`);
+    const gpu = input.dataToGPU();
+    if (!isGpuBuffer(gpu?.buffer)) {
+      gpu?.tensorRef?.dispose?.();
+      throw tmathError('DeviceMismatch', 'this TensorFlow.js tensor is not on the WebGPU backend (dataToGPU gave no GPUBuffer); use its data() as host data instead');
+    }
+    return { buffer: gpu.buffer, shape: shape ?? input.shape, dtype: dtype ?? own, release: () => gpu.tensorRef?.dispose?.() };
+  }
+  return undefined;
+}
+
+// ONNX Runtime Web tensors whose data is on the CPU.
+function foreignHostData(input) {
+  if (input !== null && typeof input === 'object' && input.location === 'cpu' && Array.isArray(input.dims) && ArrayBuffer.isView(input.data)) {
+    return { data: input.data, shape: input.dims };
+  }
+  return undefined;
+}
 const innerOf = new WeakMap();
 
 function wasmTensorOf(tensor, method) {
@@ -108,9 +162,9 @@ export class Pool {
   }
 
   /** A tensor on a pooled buffer; contents unspecified (a reused buffer keeps old data). */
-  get(shape, dtype) { return new Tensor(CONSTRUCT, call(() => this.#engine.poolGet(shape, dtype))); }
+  get(shape, dtype) { return wrap(call(() => this.#engine.poolGet(shape, dtype))); }
   /** A tensor on a pooled buffer, cleared to zero on the GPU. */
-  zeros(shape, dtype) { return new Tensor(CONSTRUCT, call(() => this.#engine.poolZeros(shape, dtype))); }
+  zeros(shape, dtype) { return wrap(call(() => this.#engine.poolZeros(shape, dtype))); }
   /** Return a tensor's buffer to the pool (the tensor is disposed). */
   put(tensor) {
     const inner = wasmTensorOf(tensor, 'pool.put');
@@ -156,6 +210,75 @@ export class Engine {
   get adapterInfo() { return (this.#adapterInfo ??= Object.freeze(this.#inner.adapterInfo())); }
   /** Every counter: { pool: {...}, copies, copyBytes, crossings, conversions, submits, dispatches }. */
   stats() { return this.#inner.stats(); }
+  /** The last transfers, oldest first: { route, fallbackFrom, reason, dtypeIn, dtypeOut, bytes, wallMs }. */
+  ledger() { return this.#inner.ledger(); }
+
+  /**
+   * Bring `input` onto this engine's GPU by the cheapest route (the seed's `to_mlx`):
+   * - a Tensor of this engine: returned as is (route 'identity');
+   * - Float32Array, Float16Array, Int32Array, Uint16Array (with dtype 'float16'/'bfloat16'),
+   *   BigInt64Array (becomes int32 if every value fits), Float64Array / number[] (the engine's
+   *   precision unless `dtype` is given), ArrayBuffer / Uint8Array (with `dtype`): one writeBuffer
+   *   straight from your array ('host-write'; converted on the host first when `dtype` differs);
+   * - a GPUBuffer of `engine.gpuDevice` (shape and dtype required): one GPU copy
+   *   ('same-device-copy'), or the buffer itself with `{ adopt: true }` ('adopt');
+   * - an ONNX Runtime Web tensor (`location: 'gpu-buffer'`, or CPU data) and a TensorFlow.js
+   *   tensor on its WebGPU backend (through `dataToGPU()`), on the same device.
+   * `shape` defaults to 1-D. Data on another device needs `toDeviceAsync`.
+   */
+  toDevice(input, shape, options) {
+    const { dtype, adopt, device } = checkOptions(options, ['dtype', 'adopt', 'device']);
+    if (input instanceof Tensor) {
+      if (call(() => this.#inner.toDeviceIdentity(wasmTensorOf(input, 'toDevice')))) return input;
+      throw tmathError('DeviceMismatch', 'this tensor belongs to another Engine (another GPUDevice); move it with `await engine.toDeviceAsync(tensor)`');
+    }
+    if (device !== undefined && device !== this.gpuDevice) {
+      throw tmathError('DeviceMismatch', 'the buffer belongs to another GPUDevice; WebGPU shares nothing between devices, so use `await engine.toDeviceAsync(buffer, shape, { dtype, device })`');
+    }
+    const foreign = foreignTensor(input, shape, dtype);
+    if (foreign) {
+      try {
+        return this.toDevice(foreign.buffer, foreign.shape, { dtype: foreign.dtype });
+      } finally {
+        foreign.release?.();
+      }
+    }
+    if (isGpuBuffer(input)) {
+      return wrap(call(() => this.#inner.toDeviceBuffer(input, shape, dtype, adopt === true)));
+    }
+    const data = foreignHostData(input) ?? { data: input, shape };
+    return wrap(call(() => this.#inner.toDeviceHost(data.data, shape ?? data.shape, dtype)));
+  }
+
+  /**
+   * `toDevice` for every input, plus what needs waiting: a GPUBuffer of another GPUDevice
+   * (`{ dtype, device }` naming its device: read there, written here, once), a Tensor of another
+   * Engine, a GPUBuffer without COPY_SRC (read through the host, once), and a same-device GPUBuffer
+   * whose validation is awaited (so a buffer of another device rejects with DeviceMismatch).
+   */
+  async toDeviceAsync(input, shape, options) {
+    const { dtype, adopt, device } = checkOptions(options, ['dtype', 'adopt', 'device']);
+    if (input instanceof Tensor) {
+      const inner = wasmTensorOf(input, 'toDeviceAsync');
+      if (call(() => this.#inner.toDeviceIdentity(inner))) return input;
+      return wrap(await this.#inner.toDeviceFromTensor(inner));
+    }
+    const foreign = foreignTensor(input, shape, dtype);
+    if (foreign) {
+      try {
+        return await this.toDeviceAsync(foreign.buffer, foreign.shape, { dtype: foreign.dtype, device });
+      } finally {
+        foreign.release?.();
+      }
+    }
+    if (isGpuBuffer(input)) {
+      if (device !== undefined && device !== this.gpuDevice) {
+        return wrap(await this.#inner.toDeviceCrossDevice(input, device, shape, dtype));
+      }
+      return wrap(await this.#inner.toDeviceBufferAsync(input, shape, dtype, adopt === true));
+    }
+    return this.toDevice(input, shape, options);
+  }
   /** Submit recorded GPU work now. */
   flush() { call(() => this.#inner.flush()); }
 }

@@ -13,11 +13,15 @@
 //! | `readback` | `to_host` | copy into a pooled `MAP_READ` staging buffer, one copy out of the mapped range (1 copy, 1 crossing) |
 
 use crate::dtype::{DType, HostData};
-use crate::engine::{byte_len, Engine, Shared, State};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::engine::byte_len;
+use crate::engine::{Engine, Shared, State};
 use crate::error::{Error, Result};
 use crate::pool::{BufferKind, Lease};
 use crate::shape::Shape;
-use crate::tensor::{Storage, Tensor};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::tensor::Storage;
+use crate::tensor::Tensor;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -496,26 +500,47 @@ pub(crate) fn upload_bytes(
     bytes: &[u8],
 ) -> Result<(Tensor, Route)> {
     let len = bytes.len() as u64;
-    let (lease, route) = if uses_mapped_writes(shared) {
-        let lease = shared.acquire(state, len, BufferKind::MappableStorage)?;
-        if let Err(e) = mapped_write(shared, state, &lease, bytes) {
-            state.pool.discard(&lease);
-            return Err(e);
-        }
-        (lease, Route::MappedWrite)
-    } else {
-        let lease = shared.acquire(state, len, BufferKind::Storage)?;
-        state.before_host_access(&shared.gpu.queue, &lease.buffer);
-        queue_write(&shared.gpu.queue, &lease.buffer, bytes);
-        (lease, Route::HostWrite)
-    };
+    if !uses_mapped_writes(shared) {
+        let tensor = upload_with(shared, state, shape, dtype, len, |buffer| {
+            queue_write(&shared.gpu.queue, buffer, bytes);
+            Ok(())
+        })?;
+        return Ok((tensor, Route::HostWrite));
+    }
+    let lease = shared.acquire(state, len, BufferKind::MappableStorage)?;
+    if let Err(e) = mapped_write(shared, state, &lease, bytes) {
+        state.pool.discard(&lease);
+        return Err(e);
+    }
+    count_upload(state, len);
+    let tensor = Tensor::from_lease(Arc::clone(shared), shape, dtype, lease);
+    Ok((tensor, Route::MappedWrite))
+}
+
+/// The host-write route with the caller's write (a queue write natively, a write straight from
+/// a JS typed array on the web) into a pooled storage buffer of `len` bytes.
+pub(crate) fn upload_with(
+    shared: &Arc<Shared>,
+    state: &mut State,
+    shape: Shape,
+    dtype: DType,
+    len: u64,
+    write: impl FnOnce(&wgpu::Buffer) -> Result<()>,
+) -> Result<Tensor> {
+    let lease = shared.acquire(state, len, BufferKind::Storage)?;
+    state.before_host_access(&shared.gpu.queue, &lease.buffer);
+    if let Err(e) = write(&lease.buffer) {
+        state.release(lease);
+        return Err(e);
+    }
+    count_upload(state, len);
+    Ok(Tensor::from_lease(Arc::clone(shared), shape, dtype, lease))
+}
+
+fn count_upload(state: &mut State, len: u64) {
     state.counters.copies += 1;
     state.counters.copy_bytes += len;
     state.counters.crossings += 1;
-    Ok((
-        Tensor::from_lease(Arc::clone(shared), shape, dtype, lease),
-        route,
-    ))
 }
 
 /// Write into a mappable storage buffer: a new one was created mapped; a reused one is mapped
@@ -562,12 +587,40 @@ pub(crate) async fn read_back(tensor: &Tensor) -> Result<Vec<u8>> {
     let copy_len = len.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
     let staging = {
         let mut state = shared.lock();
-        let source = tensor.raw_buffer()?;
+        #[cfg(target_arch = "wasm32")]
+        let foreign = tensor.foreign_buffer()?;
+        #[cfg(not(target_arch = "wasm32"))]
+        let foreign: Option<()> = None;
+        let source = if foreign.is_none() {
+            Some(tensor.raw_buffer()?)
+        } else {
+            None
+        };
         let staging = shared.acquire(&mut state, copy_len, BufferKind::Readback)?;
-        state
-            .encoder(&gpu.device)
-            .copy_buffer_to_buffer(&source, 0, &staging.buffer, 0, copy_len);
-        state.flush(&gpu.queue);
+        if let Some(source) = source {
+            state.encoder(&gpu.device).copy_buffer_to_buffer(
+                &source,
+                0,
+                &staging.buffer,
+                0,
+                copy_len,
+            );
+            state.flush(&gpu.queue);
+        } else {
+            // An adopted foreign GPUBuffer: wgpu cannot name it, so a raw copy, after pending work.
+            state.flush(&gpu.queue);
+            #[cfg(target_arch = "wasm32")]
+            if let Some(raw) = &foreign {
+                use crate::web::raw;
+                raw::copy_now(
+                    &raw::of_device(&gpu.device),
+                    raw,
+                    &raw::of_buffer(&staging.buffer),
+                    copy_len,
+                );
+                state.counters.submits += 1;
+            }
+        }
         state.counters.copies += 1;
         state.counters.copy_bytes += len;
         state.counters.crossings += 1;

@@ -11,14 +11,21 @@ pub(crate) enum Storage {
     /// A buffer leased from the engine's pool; returned on dispose.
     Pooled(Lease),
     /// A buffer the caller handed over (`adopt`); dropped (never destroyed) on dispose.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     Adopted(wgpu::Buffer),
+    /// On the web: a `GPUBuffer` the caller handed over (`adopt`). wgpu cannot wrap a foreign
+    /// `GPUBuffer`, so tmath reaches it through raw WebGPU calls.
+    #[cfg(target_arch = "wasm32")]
+    Foreign(crate::web::raw::RawBuffer),
 }
 
 impl Storage {
-    pub fn buffer(&self) -> &wgpu::Buffer {
+    pub fn buffer(&self) -> Option<&wgpu::Buffer> {
         match self {
-            Storage::Pooled(lease) => &lease.buffer,
-            Storage::Adopted(buffer) => buffer,
+            Storage::Pooled(lease) => Some(&lease.buffer),
+            Storage::Adopted(buffer) => Some(buffer),
+            #[cfg(target_arch = "wasm32")]
+            Storage::Foreign(_) => None,
         }
     }
 }
@@ -42,6 +49,9 @@ struct TensorInner {
     dtype: DType,
     byte_len: u64,
     storage: Mutex<Option<Storage>>,
+    /// Set when an asynchronous check found the tensor's data invalid (a foreign buffer of
+    /// another device, say); every later use reports it.
+    fault: Mutex<Option<Error>>,
 }
 
 impl Tensor {
@@ -63,6 +73,7 @@ impl Tensor {
             dtype,
             byte_len,
             storage: Mutex::new(Some(storage)),
+            fault: Mutex::new(None),
         });
         Tensor { inner }
     }
@@ -110,9 +121,8 @@ impl Tensor {
             .storage()
             .take()
             .ok_or_else(|| Error::disposed(self.describe()))?;
-        match storage {
-            Storage::Pooled(lease) => state.release(lease),
-            Storage::Adopted(_) => {}
+        if let Storage::Pooled(lease) = storage {
+            state.release(lease);
         }
         Ok(())
     }
@@ -146,10 +156,50 @@ impl Tensor {
 
     /// The buffer without flushing; callers hold the engine state lock (lock order: state, lease).
     pub(crate) fn raw_buffer(&self) -> Result<wgpu::Buffer> {
-        self.storage()
+        self.check_fault()?;
+        match self.storage().as_ref() {
+            None => Err(Error::disposed(self.describe())),
+            Some(storage) => storage.buffer().cloned().ok_or_else(|| Error::DeviceMismatch {
+                reason: format!(
+                    "{} is an adopted foreign GPUBuffer; this operation needs a tmath buffer (toDevice without adopt copies it)",
+                    self.describe()
+                ),
+            }),
+        }
+    }
+
+    /// The adopted foreign `GPUBuffer`, if this tensor has one (web only).
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn foreign_buffer(&self) -> Result<Option<crate::web::raw::RawBuffer>> {
+        self.check_fault()?;
+        match self.storage().as_ref() {
+            None => Err(Error::disposed(self.describe())),
+            Some(Storage::Foreign(raw)) => Ok(Some(raw.clone())),
+            Some(_) => Ok(None),
+        }
+    }
+
+    /// Mark the tensor's data invalid; later uses return `error`.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn set_fault(&self, error: Error) {
+        *self
+            .inner
+            .fault
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error);
+    }
+
+    fn check_fault(&self) -> Result<()> {
+        match self
+            .inner
+            .fault
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-            .map(|storage| storage.buffer().clone())
-            .ok_or_else(|| Error::disposed(self.describe()))
+        {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
     }
 
     fn storage(&self) -> MutexGuard<'_, Option<Storage>> {

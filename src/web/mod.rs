@@ -13,6 +13,10 @@ use crate::tensor::Tensor;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
+#[allow(missing_docs)] // raw WebGPU bindings: the names are the WebGPU API's
+pub(crate) mod raw;
+mod transfer;
+
 #[wasm_bindgen(start)]
 fn start() {
     console_error_panic_hook::set_once();
@@ -332,6 +336,13 @@ impl WasmTensor {
     /// The `GPUBuffer` (pending work flushed first).
     #[wasm_bindgen(js_name = gpuBuffer)]
     pub fn gpu_buffer(&self) -> JsResult<JsValue> {
+        if let Some(foreign) = self.tensor.foreign_buffer().map_err(to_js_error)? {
+            self.tensor
+                .shared()
+                .lock()
+                .flush(&self.tensor.shared().gpu.queue);
+            return Ok(foreign.into());
+        }
         let buffer = self.tensor.buffer().map_err(to_js_error)?;
         Ok(buffer
             .as_webgpu()

@@ -1,0 +1,628 @@
+//! The router's web entry points: `toDevice` / `toDeviceAsync` for JS inputs. Host data is
+//! written straight from the caller's typed array through the raw `GPUQueue` (one copy, not two);
+//! a `GPUBuffer` of the engine's device is copied on the GPU or adopted; a buffer of another
+//! `GPUDevice` is read there and written here.
+
+use super::raw::{self, RawBuffer, RawDevice};
+use super::{dtype_name, shape_arg, to_js_error, JsResult, WasmEngine, WasmTensor};
+use crate::dtype::{DType, HostData};
+use crate::engine::byte_len;
+use crate::error::{Error, Result};
+use crate::router::{self, now_us, Route, Transfer};
+use crate::shape::Shape;
+use crate::tensor::{Storage, Tensor};
+use js_sys::{Array, Reflect, Uint8Array};
+use std::sync::Arc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+/// Host data from JS, as tmath will write it.
+enum HostInput {
+    /// Written as it is, from this typed array (a view of the caller's memory).
+    Direct {
+        view: JsValue,
+        dtype: DType,
+        elements: u64,
+        type_name: &'static str,
+    },
+    /// Copied into wasm memory first: it needs a conversion or a check.
+    F32(Vec<f32>),
+    I32(Vec<i32>),
+    Bits16(Vec<u16>, DType),
+    I64(Vec<i64>),
+    F64(Vec<f64>),
+}
+
+fn constructor_name(value: &JsValue) -> String {
+    Reflect::get(value, &"constructor".into())
+        .and_then(|c| Reflect::get(&c, &"name".into()))
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_default()
+}
+
+fn host_input(data: &JsValue, dtype: Option<DType>) -> Result<HostInput> {
+    let name = constructor_name(data);
+    let direct = |view: JsValue, own: DType, elements: u64, type_name| match dtype {
+        None => Ok(HostInput::Direct {
+            view,
+            dtype: own,
+            elements,
+            type_name,
+        }),
+        Some(d) if d == own => Ok(HostInput::Direct {
+            view,
+            dtype: own,
+            elements,
+            type_name,
+        }),
+        Some(_) => Err(()),
+    };
+    let converted = match name.as_str() {
+        "Float32Array" => {
+            let a: &js_sys::Float32Array = data.unchecked_ref();
+            direct(data.clone(), DType::F32, a.length() as u64, "float32")
+                .or_else(|()| Ok::<_, Error>(HostInput::F32(a.to_vec())))?
+        }
+        "Int32Array" => {
+            let a: &js_sys::Int32Array = data.unchecked_ref();
+            direct(data.clone(), DType::I32, a.length() as u64, "int32")
+                .or_else(|()| Ok::<_, Error>(HostInput::I32(a.to_vec())))?
+        }
+        "Float16Array" => {
+            let bytes: &js_sys::Uint16Array = &js_sys::Uint16Array::new_with_byte_offset_and_length(
+                &Reflect::get(data, &"buffer".into()).unwrap_or_default(),
+                Reflect::get(data, &"byteOffset".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as u32,
+                Reflect::get(data, &"length".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as u32,
+            );
+            direct(bytes.clone().into(), DType::F16, bytes.length() as u64, "float16")
+                .or_else(|()| Ok::<_, Error>(HostInput::Bits16(bytes.to_vec(), DType::F16)))?
+        }
+        "Uint16Array" => match dtype {
+            Some(d @ (DType::F16 | DType::BF16)) => {
+                let a: &js_sys::Uint16Array = data.unchecked_ref();
+                HostInput::Direct { view: data.clone(), dtype: d, elements: a.length() as u64, type_name: d.name() }
+            }
+            _ => {
+                return Err(Error::invalid_argument(
+                    "dtype",
+                    "a Uint16Array holds 16-bit float bits: pass { dtype: 'float16' } or { dtype: 'bfloat16' }",
+                ))
+            }
+        },
+        "BigInt64Array" => HostInput::I64(data.unchecked_ref::<js_sys::BigInt64Array>().to_vec()),
+        "Float64Array" => HostInput::F64(data.unchecked_ref::<js_sys::Float64Array>().to_vec()),
+        "Array" => {
+            let array: &Array = data.unchecked_ref();
+            let mut values = Vec::with_capacity(array.length() as usize);
+            for (i, v) in array.iter().enumerate() {
+                values.push(v.as_f64().ok_or_else(|| {
+                    Error::invalid_argument("data", format!("element {i} is {v:?}, not a number"))
+                })?);
+            }
+            HostInput::F64(values)
+        }
+        "ArrayBuffer" | "SharedArrayBuffer" | "Uint8Array" => {
+            let view = if name == "Uint8Array" {
+                data.unchecked_ref::<Uint8Array>().clone()
+            } else {
+                Uint8Array::new(data)
+            };
+            let dtype = dtype.ok_or_else(|| {
+                Error::invalid_argument("dtype", format!("raw bytes ({name}) need {{ dtype }}: one of {}", crate::dtype::ACCEPTED_NAMES))
+            })?;
+            let bytes = view.length() as u64;
+            if !bytes.is_multiple_of(dtype.size_bytes()) {
+                return Err(Error::DataLengthMismatch { expected: bytes.next_multiple_of(dtype.size_bytes()), got: bytes });
+            }
+            HostInput::Direct { view: view.into(), dtype, elements: bytes / dtype.size_bytes(), type_name: "bytes" }
+        }
+        other => {
+            return Err(Error::invalid_argument(
+                "input",
+                format!(
+                    "toDevice accepts Float32Array, Float16Array, Uint16Array (with a 16-bit dtype), Int32Array, BigInt64Array, Float64Array, number arrays, ArrayBuffer/Uint8Array (with a dtype), GPUBuffer, tmath Tensors, ONNX Runtime Web and TensorFlow.js tensors; got {}",
+                    if other.is_empty() { "a value of another type" } else { other }
+                ),
+            ))
+        }
+    };
+    Ok(converted)
+}
+
+/// Write the first `bytes` bytes of the typed array `view` into `buffer`, straight from JS memory.
+/// `writeBuffer` needs whole 4-byte words; a 2-byte tail goes in a second small write.
+fn write_view(
+    queue: &raw::RawQueue,
+    buffer: &wgpu::Buffer,
+    view: &JsValue,
+    bytes: u64,
+) -> Result<()> {
+    let target = raw::of_buffer(buffer);
+    let per_element = Reflect::get(view, &"BYTES_PER_ELEMENT".into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(1.0) as u64;
+    let whole_bytes = bytes / 4 * 4;
+    let fail = |e: JsValue| {
+        Error::invalid_argument("data", format!("writeBuffer refused the data: {e:?}"))
+    };
+    if whole_bytes > 0 {
+        queue
+            .write_buffer(&target, 0.0, view, 0.0, (whole_bytes / per_element) as f64)
+            .map_err(fail)?;
+    }
+    if whole_bytes < bytes {
+        let all = Uint8Array::new_with_byte_offset_and_length(
+            &Reflect::get(view, &"buffer".into()).unwrap_or_default(),
+            Reflect::get(view, &"byteOffset".into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0) as u32,
+            bytes as u32,
+        );
+        let mut tail = [0u8; 4];
+        all.subarray(whole_bytes as u32, bytes as u32)
+            .copy_to(&mut tail[..(bytes - whole_bytes) as usize]);
+        queue
+            .write_buffer(
+                &target,
+                whole_bytes as f64,
+                &Uint8Array::from(&tail[..]).into(),
+                0.0,
+                4.0,
+            )
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
+fn record(engine: &crate::Engine, transfer: Transfer) {
+    engine.shared.lock().record(transfer);
+}
+
+fn required_dtype(dtype: &JsValue) -> Result<DType> {
+    if dtype.is_undefined() || dtype.is_null() {
+        return Err(Error::invalid_argument(
+            "dtype",
+            "a GPUBuffer carries no element type: pass { dtype } (float32, float16, bfloat16 or int32)",
+        ));
+    }
+    dtype_name(dtype)
+}
+
+fn raw_buffer_arg(buffer: &JsValue) -> Result<RawBuffer> {
+    buffer
+        .dyn_ref::<RawBuffer>()
+        .cloned()
+        .ok_or_else(|| Error::invalid_argument("buffer", "expected a GPUBuffer"))
+}
+
+/// Checks a foreign `GPUBuffer` for a tensor of `shape`/`dtype`; returns its byte length.
+fn check_foreign(raw: &RawBuffer, shape: &Shape, dtype: DType, adopt: bool) -> Result<u64> {
+    let len = byte_len(shape, dtype)?;
+    if raw.map_state() != "unmapped" {
+        return Err(Error::invalid_argument(
+            "buffer",
+            format!(
+                "the GPUBuffer is {} (mapState); unmap it before handing it to tmath",
+                raw.map_state()
+            ),
+        ));
+    }
+    router::check_buffer(
+        raw.size() as u64,
+        wgpu::BufferUsages::from_bits_truncate(raw.usage()),
+        len,
+        adopt,
+    )?;
+    Ok(len)
+}
+
+fn device_mismatch(detail: &str) -> Error {
+    Error::DeviceMismatch {
+        reason: format!(
+            "the GPUBuffer failed validation on this engine's device ({detail}); it belongs to another GPUDevice: use engine.toDeviceAsync(buffer, shape, {{ dtype, device }}) naming its device"
+        ),
+    }
+}
+
+impl WasmEngine {
+    fn same_device_copy(
+        &self,
+        raw: &RawBuffer,
+        shape: Shape,
+        dtype: DType,
+        len: u64,
+    ) -> Result<(Tensor, js_sys::Promise)> {
+        let start = now_us();
+        let shared = &self.engine.shared;
+        let device = raw::of_device(&shared.gpu.device);
+        let mut state = shared.lock();
+        let lease = shared.acquire(&mut state, len, crate::pool::BufferKind::Storage)?;
+        state.before_host_access(&shared.gpu.queue, &lease.buffer);
+        device.push_error_scope("validation");
+        raw::copy_now(
+            &device,
+            raw,
+            &raw::of_buffer(&lease.buffer),
+            len.next_multiple_of(4),
+        );
+        let scope = device.pop_error_scope();
+        state.counters.submits += 1;
+        state.counters.copies += 1;
+        state.counters.copy_bytes += len;
+        state.record(Transfer {
+            route: Route::SameDeviceCopy,
+            fallback_from: None,
+            reason: None,
+            dtype_in: dtype.name().into(),
+            dtype_out: dtype,
+            bytes: len,
+            wall_us: now_us() - start,
+        });
+        drop(state);
+        Ok((
+            Tensor::from_lease(Arc::clone(shared), shape, dtype, lease),
+            scope,
+        ))
+    }
+
+    fn adopt(&self, raw: RawBuffer, shape: Shape, dtype: DType) -> Tensor {
+        record(
+            &self.engine,
+            Transfer {
+                route: Route::Adopt,
+                fallback_from: None,
+                reason: None,
+                dtype_in: dtype.name().into(),
+                dtype_out: dtype,
+                bytes: 0,
+                wall_us: 0.0,
+            },
+        );
+        Tensor::new(
+            Arc::clone(&self.engine.shared),
+            shape,
+            dtype,
+            Storage::Foreign(raw),
+        )
+    }
+
+    /// Write `bytes` of a mapped range (an ArrayBuffer) into a new tensor; the host route.
+    fn write_mapped(
+        &self,
+        range: &js_sys::ArrayBuffer,
+        len: u64,
+        shape: Shape,
+        dtype: DType,
+    ) -> Result<Tensor> {
+        let shared = &self.engine.shared;
+        let queue = raw::of_device(&shared.gpu.device).queue();
+        let view: JsValue =
+            Uint8Array::new_with_byte_offset_and_length(range, 0, len as u32).into();
+        let mut state = shared.lock();
+        router::upload_with(shared, &mut state, shape, dtype, len, |buffer| {
+            write_view(&queue, buffer, &view, len)
+        })
+    }
+}
+
+#[wasm_bindgen]
+impl WasmEngine {
+    /// `toDevice(typedArray | ArrayBuffer | number[], shape?, { dtype })`.
+    #[wasm_bindgen(js_name = toDeviceHost)]
+    pub fn to_device_host(
+        &self,
+        data: JsValue,
+        shape: JsValue,
+        dtype: JsValue,
+    ) -> JsResult<WasmTensor> {
+        self.host(data, shape, dtype)
+            .map(|tensor| WasmTensor { tensor })
+            .map_err(to_js_error)
+    }
+
+    fn host(&self, data: JsValue, shape: JsValue, dtype: JsValue) -> Result<Tensor> {
+        let start = now_us();
+        let dtype = if dtype.is_undefined() || dtype.is_null() {
+            None
+        } else {
+            Some(dtype_name(&dtype)?)
+        };
+        let input = host_input(&data, dtype)?;
+        let elements = |n: u64| -> Result<Shape> {
+            if shape.is_undefined() || shape.is_null() {
+                Shape::new(&[n as usize])
+            } else {
+                shape_arg(&shape)
+            }
+        };
+        let engine = &self.engine;
+        match input {
+            HostInput::Direct {
+                view,
+                dtype,
+                elements: n,
+                type_name,
+            } => {
+                let shape = elements(n)?;
+                router::check_host_shape(n, &shape)?;
+                let shared = &engine.shared;
+                let len = n * dtype.size_bytes();
+                let queue = raw::of_device(&shared.gpu.device).queue();
+                let mut state = shared.lock();
+                let tensor =
+                    router::upload_with(shared, &mut state, shape, dtype, len, |buffer| {
+                        write_view(&queue, buffer, &view, len)
+                    })?;
+                state.record(Transfer {
+                    route: Route::HostWrite,
+                    fallback_from: None,
+                    reason: None,
+                    dtype_in: type_name.into(),
+                    dtype_out: dtype,
+                    bytes: len,
+                    wall_us: now_us() - start,
+                });
+                Ok(tensor)
+            }
+            HostInput::F32(v) => {
+                engine.to_device(HostData::F32(&v), elements(v.len() as u64)?, dtype)
+            }
+            HostInput::I32(v) => {
+                engine.to_device(HostData::I32(&v), elements(v.len() as u64)?, dtype)
+            }
+            HostInput::I64(v) => {
+                engine.to_device(HostData::I64(&v), elements(v.len() as u64)?, dtype)
+            }
+            HostInput::F64(v) => {
+                engine.to_device(HostData::F64(&v), elements(v.len() as u64)?, dtype)
+            }
+            HostInput::Bits16(v, own) => engine.to_device(
+                HostData::Bytes(bytemuck::cast_slice(&v), own),
+                elements(v.len() as u64)?,
+                dtype,
+            ),
+        }
+    }
+
+    /// Whether `tensor` is this engine's (then the identity route is recorded and JS returns the
+    /// same object). `Disposed` if it was disposed.
+    #[wasm_bindgen(js_name = toDeviceIdentity)]
+    pub fn to_device_identity(&self, tensor: &WasmTensor) -> JsResult<bool> {
+        if !self.engine.owns(&tensor.tensor) {
+            return Ok(false);
+        }
+        self.engine
+            .to_device_tensor(&tensor.tensor)
+            .map(|_| true)
+            .map_err(to_js_error)
+    }
+
+    /// `toDevice(gpuBuffer, shape, { dtype, adopt })` for a buffer of this engine's device. The
+    /// device cannot be checked synchronously: if the copy fails validation, the tensor reports
+    /// `DeviceMismatch` on every later use.
+    #[wasm_bindgen(js_name = toDeviceBuffer)]
+    pub fn to_device_buffer(
+        &self,
+        buffer: JsValue,
+        shape: JsValue,
+        dtype: JsValue,
+        adopt: bool,
+    ) -> JsResult<WasmTensor> {
+        let run = || -> Result<Tensor> {
+            let raw = raw_buffer_arg(&buffer)?;
+            let shape = shape_arg(&shape)?;
+            let dtype = required_dtype(&dtype)?;
+            let len = check_foreign(&raw, &shape, dtype, adopt)?;
+            if adopt {
+                return Ok(self.adopt(raw, shape, dtype));
+            }
+            if raw.usage() & raw::COPY_SRC == 0 {
+                return Err(Error::invalid_argument(
+                    "buffer",
+                    "the GPUBuffer's usage lacks COPY_SRC, so it cannot be copied on the GPU; engine.toDeviceAsync reads it through the host instead (it needs MAP_READ)",
+                ));
+            }
+            let (tensor, scope) = self.same_device_copy(&raw, shape, dtype, len)?;
+            let watched = tensor.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(error) = JsFuture::from(scope).await {
+                    if !error.is_null() && !error.is_undefined() {
+                        let message = Reflect::get(&error, &"message".into())
+                            .ok()
+                            .and_then(|m| m.as_string())
+                            .unwrap_or_default();
+                        watched.set_fault(device_mismatch(&message));
+                    }
+                }
+            });
+            Ok(tensor)
+        };
+        run()
+            .map(|tensor| WasmTensor { tensor })
+            .map_err(to_js_error)
+    }
+
+    /// `toDeviceAsync(gpuBuffer, shape, { dtype, adopt })` for a buffer of this engine's device:
+    /// the copy's validation is awaited (`DeviceMismatch` if it belongs to another device), and a
+    /// buffer without `COPY_SRC` takes the host route once (it needs `MAP_READ`).
+    #[wasm_bindgen(js_name = toDeviceBufferAsync)]
+    pub fn to_device_buffer_async(
+        &self,
+        buffer: JsValue,
+        shape: JsValue,
+        dtype: JsValue,
+        adopt: bool,
+    ) -> js_sys::Promise {
+        let this = WasmEngine {
+            engine: self.engine.clone(),
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let run = async {
+                let start = now_us();
+                let raw = raw_buffer_arg(&buffer)?;
+                let shape = shape_arg(&shape)?;
+                let dtype = required_dtype(&dtype)?;
+                let len = check_foreign(&raw, &shape, dtype, adopt)?;
+                if adopt {
+                    return Ok(this.adopt(raw, shape, dtype));
+                }
+                if raw.usage() & raw::COPY_SRC == 0 {
+                    // Host route, once: map the caller's buffer, write ours from the mapped range.
+                    let len4 = len.next_multiple_of(4);
+                    JsFuture::from(raw.map_async(1, 0.0, len4 as f64))
+                        .await
+                        .map_err(|e| device_mismatch(&format!("{e:?}")))?;
+                    let range = raw
+                        .get_mapped_range(0.0, len4 as f64)
+                        .map_err(|e| device_mismatch(&format!("{e:?}")));
+                    let tensor =
+                        range.and_then(|range| this.write_mapped(&range, len, shape, dtype));
+                    raw.unmap();
+                    let tensor = tensor?;
+                    record(
+                        &this.engine,
+                        Transfer {
+                            route: Route::HostWrite,
+                            fallback_from: Some(Route::SameDeviceCopy),
+                            reason: Some("the GPUBuffer's usage lacks COPY_SRC".into()),
+                            dtype_in: dtype.name().into(),
+                            dtype_out: dtype,
+                            bytes: len,
+                            wall_us: now_us() - start,
+                        },
+                    );
+                    return Ok(tensor);
+                }
+                let (tensor, scope) = this.same_device_copy(&raw, shape, dtype, len)?;
+                let error = JsFuture::from(scope).await.unwrap_or(JsValue::NULL);
+                if !error.is_null() && !error.is_undefined() {
+                    let message = Reflect::get(&error, &"message".into())
+                        .ok()
+                        .and_then(|m| m.as_string())
+                        .unwrap_or_default();
+                    tensor.dispose()?;
+                    return Err(device_mismatch(&message));
+                }
+                Ok(tensor)
+            };
+            run.await
+                .map(|tensor| JsValue::from(WasmTensor { tensor }))
+                .map_err(to_js_error)
+        })
+    }
+
+    /// `toDeviceAsync(gpuBuffer, shape, { dtype, device })` for a buffer of another `GPUDevice`:
+    /// copied into a staging buffer there, mapped, and written here (route `cross-device`).
+    #[wasm_bindgen(js_name = toDeviceCrossDevice)]
+    pub fn to_device_cross_device(
+        &self,
+        buffer: JsValue,
+        device: JsValue,
+        shape: JsValue,
+        dtype: JsValue,
+    ) -> js_sys::Promise {
+        let this = WasmEngine {
+            engine: self.engine.clone(),
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let run = async {
+                let start = now_us();
+                let raw = raw_buffer_arg(&buffer)?;
+                let source: RawDevice = device.dyn_into().map_err(|_| {
+                    Error::invalid_argument("device", "expected the GPUDevice that owns the buffer")
+                })?;
+                let shape = shape_arg(&shape)?;
+                let dtype = required_dtype(&dtype)?;
+                let len = check_foreign(&raw, &shape, dtype, false)?;
+                let len4 = len.next_multiple_of(4);
+                let descriptor = js_sys::Object::new();
+                let _ = Reflect::set(&descriptor, &"size".into(), &(len4 as f64).into());
+                let _ = Reflect::set(&descriptor, &"usage".into(), &(raw::MAP_READ | 0x8).into()); // MAP_READ | COPY_DST
+                let staging =
+                    source
+                        .create_buffer(&descriptor)
+                        .map_err(|e| Error::OutOfMemory {
+                            bytes: len4,
+                            reason: format!("{e:?}"),
+                        })?;
+                raw::copy_now(&source, &raw, &staging, len4);
+                let mapped = JsFuture::from(staging.map_async(1, 0.0, len4 as f64)).await;
+                let tensor = match mapped {
+                    Ok(_) => staging
+                        .get_mapped_range(0.0, len4 as f64)
+                        .map_err(|e| Error::DeviceLost {
+                            reason: format!("the source device could not map: {e:?}"),
+                        })
+                        .and_then(|range| this.write_mapped(&range, len, shape, dtype)),
+                    Err(e) => Err(Error::DeviceMismatch {
+                        reason: format!(
+                            "the buffer could not be read on the device given as its own: {e:?}"
+                        ),
+                    }),
+                };
+                staging.destroy();
+                let tensor = tensor?;
+                let mut state = this.engine.shared.lock();
+                state.counters.copies += 1; // the staging copy on the source device
+                state.counters.copy_bytes += len;
+                state.counters.crossings += 1; // source device → host
+                state.record(Transfer {
+                    route: Route::CrossDevice,
+                    fallback_from: None,
+                    reason: None,
+                    dtype_in: dtype.name().into(),
+                    dtype_out: dtype,
+                    bytes: len,
+                    wall_us: now_us() - start,
+                });
+                drop(state);
+                Ok(tensor)
+            };
+            run.await
+                .map(|tensor| JsValue::from(WasmTensor { tensor }))
+                .map_err(to_js_error)
+        })
+    }
+
+    /// `toDeviceAsync(tensorOfAnotherEngine)`: read there, written here.
+    #[wasm_bindgen(js_name = toDeviceFromTensor)]
+    pub fn to_device_from_tensor(&self, tensor: &WasmTensor) -> js_sys::Promise {
+        let engine = self.engine.clone();
+        let tensor = tensor.tensor.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            engine
+                .to_device_tensor_async(&tensor)
+                .await
+                .map(|tensor| JsValue::from(WasmTensor { tensor }))
+                .map_err(to_js_error)
+        })
+    }
+
+    /// The transfer ledger, oldest first: `{ route, fallbackFrom, reason, dtypeIn, dtypeOut, bytes, wallMs }`.
+    pub fn ledger(&self) -> Array {
+        self.engine
+            .ledger()
+            .into_iter()
+            .map(|t| {
+                let o = js_sys::Object::new();
+                let set = |k: &str, v: JsValue| {
+                    let _ = Reflect::set(&o, &k.into(), &v);
+                };
+                set("route", t.route.name().into());
+                set(
+                    "fallbackFrom",
+                    t.fallback_from.map_or(JsValue::NULL, |r| r.name().into()),
+                );
+                set("reason", t.reason.map_or(JsValue::NULL, JsValue::from));
+                set("dtypeIn", t.dtype_in.into());
+                set("dtypeOut", t.dtype_out.name().into());
+                set("bytes", (t.bytes as f64).into());
+                set("wallMs", (t.wall_us / 1e3).into());
+                JsValue::from(o)
+            })
+            .collect()
+    }
+}
