@@ -4,8 +4,9 @@
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::gpu::{AdapterReport, Gpu};
+use crate::kernels::Pipelines;
 use crate::pool::{BufferKind, Lease, Pool, PoolConfig, PoolStats};
-use crate::router::{Ledger, Transfer, UploadRoute};
+use crate::router::{GpuCopy, Ledger, Transfer, UploadRoute};
 use crate::shape::Shape;
 use crate::stats::{Counters, Stats};
 use crate::tensor::Tensor;
@@ -24,6 +25,8 @@ pub struct EngineConfig {
     pub power_preference: wgpu::PowerPreference,
     /// How host data reaches the GPU (default: chosen per adapter; see [`UploadRoute`]).
     pub upload: UploadRoute,
+    /// How GPU-to-GPU copies run (default: chosen per adapter and size; see [`GpuCopy`]).
+    pub gpu_copy: GpuCopy,
     /// Transfers kept in the ledger (default 256).
     pub ledger_capacity: usize,
 }
@@ -35,6 +38,7 @@ impl Default for EngineConfig {
             pool: PoolConfig::default(),
             power_preference: wgpu::PowerPreference::HighPerformance,
             upload: UploadRoute::Auto,
+            gpu_copy: GpuCopy::Auto,
             ledger_capacity: 256,
         }
     }
@@ -50,6 +54,15 @@ pub(crate) struct State {
     pub pending: HashSet<wgpu::Buffer>,
     pub counters: Counters,
     pub ledger: Ledger,
+    pub pipelines: Pipelines,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    /// Upload staging buffers used by pending commands: mapped again once submitted, then they
+    /// return to the pool through `remapped` (native only).
+    pub remap_after_flush: Vec<Lease>,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    /// Upload staging buffers whose map completed, waiting to go back to the pool. Map callbacks
+    /// may run while the state is locked, so they only touch this list.
+    pub remapped: Arc<Mutex<Vec<Lease>>>,
 }
 
 impl State {
@@ -65,13 +78,37 @@ impl State {
     /// Submit the pending encoder, if any. Returns whether anything was submitted.
     pub fn flush(&mut self, queue: &wgpu::Queue) -> bool {
         self.pending.clear();
-        match self.encoder.take() {
+        let submitted = match self.encoder.take() {
             Some(encoder) => {
                 queue.submit([encoder.finish()]);
                 self.counters.submits += 1;
                 true
             }
             None => false,
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        for lease in self.remap_after_flush.drain(..) {
+            let buffer = lease.buffer.clone();
+            let back = Arc::clone(&self.remapped);
+            buffer.map_async(wgpu::MapMode::Write, .., move |result| {
+                if result.is_ok() {
+                    back.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(lease);
+                }
+                // A failed map means a lost device: the lease is dropped with it.
+            });
+        }
+        submitted
+    }
+
+    /// Return upload staging buffers whose map completed to the pool.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub fn collect_remapped(&mut self) {
+        let ready =
+            std::mem::take(&mut *self.remapped.lock().unwrap_or_else(PoisonError::into_inner));
+        for lease in ready {
+            self.release(lease);
         }
     }
 
@@ -150,6 +187,9 @@ impl Engine {
             pending: HashSet::new(),
             counters: Counters::default(),
             ledger: Ledger::new(config.ledger_capacity),
+            pipelines: Pipelines::default(),
+            remap_after_flush: Vec::new(),
+            remapped: Arc::default(),
         };
         #[allow(clippy::arc_with_non_send_sync)] // wgpu's web types are not Send; one thread there.
         let shared = Arc::new(Shared {

@@ -290,3 +290,63 @@ fn the_ledger_keeps_the_last_transfers() {
         .iter()
         .all(|t| t.dtype_in == "int32" && t.wall_us >= 0.0));
 }
+
+#[test]
+fn staged_writes_reuse_a_kept_mapped_upload_buffer() {
+    let engine = Engine::new_blocking(EngineConfig {
+        upload: UploadRoute::Staged,
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    let data: Vec<f32> = (0..100_000).map(|i| i as f32 * 0.5).collect();
+    let first = engine.to_device(&data, [100_000], None).unwrap();
+    assert_eq!(engine.ledger().last().unwrap().route, Route::StagedWrite);
+    assert_eq!(first.to_vec::<f32>().unwrap(), data); // flushes: the upload buffer is mapped again
+    drop(first);
+    let before = engine.stats();
+    let other: Vec<f32> = data.iter().map(|x| -x).collect();
+    let second = engine.to_device(&other, [100_000], None).unwrap();
+    let after = engine.stats();
+    assert_eq!(after.pool.buffers_created, before.pool.buffers_created);
+    assert_eq!(after.pool.staging_hits - before.pool.staging_hits, 1);
+    assert_eq!(delta(&before, &after)[COPIES..=CROSSINGS], [1, 1]);
+    assert_eq!(second.to_vec::<f32>().unwrap(), other);
+    // Odd 16-bit counts are padded to whole words.
+    let halves: Vec<half::f16> = (0..7).map(|i| half::f16::from_f32(i as f32)).collect();
+    let h = engine.to_device(&halves, [7], None).unwrap();
+    assert_eq!(h.to_vec::<half::f16>().unwrap(), halves);
+}
+
+#[test]
+fn gpu_copies_use_the_compute_copy_where_chosen_and_the_copy_command_otherwise() {
+    for (method, aligned_dispatches) in [(tmath::GpuCopy::Compute, 1), (tmath::GpuCopy::Command, 0)]
+    {
+        let engine = Engine::new_blocking(EngineConfig {
+            gpu_copy: method,
+            ..EngineConfig::default()
+        })
+        .unwrap();
+        let data: Vec<f32> = (0..300_000).map(|i| (i % 977) as f32).collect();
+        let t = engine.to_device(&data, [300_000], None).unwrap();
+        let before = engine.stats();
+        let c = engine.copy(&t).unwrap();
+        let after = engine.stats();
+        assert_eq!(
+            after.counters.dispatches - before.counters.dispatches,
+            aligned_dispatches
+        );
+        assert_eq!(delta(&before, &after)[COPIES..=CROSSINGS], [1, 0]);
+        assert_eq!(engine.ledger().last().unwrap().route, Route::SameDeviceCopy);
+        assert!(!c.same_as(&t));
+        assert_eq!(c.to_vec::<f32>().unwrap(), data);
+        // 3 floats are not a whole number of vec4s: the copy command does it.
+        let odd = engine.to_device(&[1.0f32, 2.0, 3.0], [3], None).unwrap();
+        let before = engine.stats();
+        let odd_copy = engine.copy(&odd).unwrap();
+        assert_eq!(
+            engine.stats().counters.dispatches,
+            before.counters.dispatches
+        );
+        assert_eq!(odd_copy.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0]);
+    }
+}

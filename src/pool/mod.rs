@@ -166,6 +166,7 @@ pub(crate) fn usages(kind: BufferKind) -> wgpu::BufferUsages {
         BufferKind::Storage => U::STORAGE | U::COPY_SRC | U::COPY_DST,
         BufferKind::Readback => U::MAP_READ | U::COPY_DST,
         BufferKind::MappableStorage => U::STORAGE | U::COPY_SRC | U::COPY_DST | U::MAP_WRITE,
+        BufferKind::Upload => U::MAP_WRITE | U::COPY_SRC,
     }
 }
 
@@ -175,11 +176,12 @@ fn create_buffer(device: &wgpu::Device, bytes: u64, kind: BufferKind) -> Result<
             BufferKind::Storage => "tmath storage",
             BufferKind::Readback => "tmath readback",
             BufferKind::MappableStorage => "tmath mappable storage",
+            BufferKind::Upload => "tmath upload staging",
         }),
         size: bytes,
         usage: usages(kind),
         // A new mappable buffer starts mapped, so the first upload into it needs no map call.
-        mapped_at_creation: kind == BufferKind::MappableStorage,
+        mapped_at_creation: matches!(kind, BufferKind::MappableStorage | BufferKind::Upload),
     };
     // Natively the error scope resolves at once, so allocation failures become values here. On
     // the web it would need an await; the device's uncaptured-error handler records them instead.

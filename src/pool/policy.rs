@@ -47,20 +47,24 @@ pub enum BufferKind {
     /// Tensor storage the host can map for writing (`STORAGE | COPY_SRC | COPY_DST | MAP_WRITE`);
     /// only on unified-memory adapters with `MAPPABLE_PRIMARY_BUFFERS`, for the mapped-write route.
     MappableStorage,
+    /// Upload staging (`MAP_WRITE | COPY_SRC`), kept mapped while idle so the next upload writes
+    /// straight into it; for the staged-write route on discrete GPUs (native).
+    Upload,
 }
 
 impl BufferKind {
     /// All kinds, in a fixed order (for reports).
-    pub const ALL: [BufferKind; 3] = [
+    pub const ALL: [BufferKind; 4] = [
         BufferKind::Storage,
         BufferKind::Readback,
         BufferKind::MappableStorage,
+        BufferKind::Upload,
     ];
 
     /// Whether buffers of this kind hold tensors (counted in `hits`/`misses`), as opposed to
     /// staging (counted in `staging_hits`/`staging_misses`).
     pub fn is_tensor_storage(self) -> bool {
-        !matches!(self, BufferKind::Readback)
+        !matches!(self, BufferKind::Readback | BufferKind::Upload)
     }
 }
 
@@ -188,7 +192,7 @@ pub struct PoolStats {
     pub hits_larger_class: u64,
     /// Tensor-storage requests that needed a new buffer.
     pub misses: u64,
-    /// Staging-buffer requests (readback) served from a free list.
+    /// Staging-buffer requests (readback, upload) served from a free list.
     pub staging_hits: u64,
     /// Staging-buffer requests that needed a new buffer.
     pub staging_misses: u64,
