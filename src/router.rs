@@ -780,6 +780,42 @@ fn mapped_write(shared: &Shared, state: &mut State, lease: &Lease, bytes: &[u8])
 /// any pending work), map it, and copy the mapped range out once. The staging buffer returns to
 /// the pool only after its map completed and it was unmapped, so it is never reused mid-map.
 pub(crate) async fn read_back(tensor: &Tensor) -> Result<Vec<u8>> {
+    read_back_with(tensor, |mapped| Ok(mapped.to_vec())).await
+}
+
+/// Readback into a `Vec<T>`: one copy out of the mapped range, straight into the result.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) async fn read_back_as<T: bytemuck::Pod>(tensor: &Tensor) -> Result<Vec<T>> {
+    read_back_with(tensor, |mapped| {
+        let mut out = vec![T::zeroed(); mapped.len() / std::mem::size_of::<T>()];
+        bytemuck::cast_slice_mut(&mut out).copy_from_slice(mapped);
+        Ok(out)
+    })
+    .await
+}
+
+/// Readback with `take` copying the tensor's bytes out of the mapped staging range, once.
+pub(crate) async fn read_back_with<R>(
+    tensor: &Tensor,
+    take: impl FnOnce(&[u8]) -> Result<R>,
+) -> Result<R> {
+    read_back_mapped(tensor, |buffer, len| {
+        let view = buffer
+            .get_mapped_range(0..len.next_multiple_of(4))
+            .map_err(|e| Error::DeviceLost {
+                reason: format!("mapped range unavailable: {e}"),
+            })?;
+        take(&view[..len as usize])
+    })
+    .await
+}
+
+/// Readback with `take` reading the mapped staging buffer (`buffer`, tensor length `len`);
+/// the buffer is unmapped and returned to the pool afterwards.
+pub(crate) async fn read_back_mapped<R>(
+    tensor: &Tensor,
+    take: impl FnOnce(&wgpu::Buffer, u64) -> Result<R>,
+) -> Result<R> {
     let start = now_us();
     let shared = Arc::clone(tensor.shared());
     let gpu = &shared.gpu;
@@ -827,25 +863,20 @@ pub(crate) async fn read_back(tensor: &Tensor) -> Result<Vec<u8>> {
         state.counters.crossings += 1;
         staging
     };
-    let mapped = map(gpu, &staging.buffer, wgpu::MapMode::Read, copy_len).await;
-    let result = mapped.map(|()| {
-        let view = staging.buffer.get_mapped_range(0..copy_len);
-        let bytes = view.map(|v| v[..len as usize].to_vec());
-        staging.buffer.unmap();
-        bytes
-    });
+    let result = match map(gpu, &staging.buffer, wgpu::MapMode::Read, copy_len).await {
+        Ok(()) => {
+            let taken = take(&staging.buffer, len);
+            staging.buffer.unmap();
+            taken
+        }
+        Err(e) => Err(e),
+    };
     let mut state = shared.lock();
     match result {
-        Ok(Ok(bytes)) => {
+        Ok(out) => {
             state.release(staging);
             state.record(transfer(Route::Readback, tensor.dtype(), len, start));
-            Ok(bytes)
-        }
-        Ok(Err(e)) => {
-            state.pool.discard(&staging);
-            Err(Error::DeviceLost {
-                reason: format!("mapped range unavailable: {e}"),
-            })
+            Ok(out)
         }
         Err(e) => {
             state.pool.discard(&staging);

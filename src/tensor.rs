@@ -146,8 +146,7 @@ impl Tensor {
                 ),
             });
         }
-        let bytes = crate::gpu::block_on(self.to_host_bytes())?;
-        Ok(bytemuck::pod_collect_to_vec(&bytes))
+        crate::gpu::block_on(crate::router::read_back_as::<T>(self))
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {

@@ -366,14 +366,23 @@ impl WasmTensor {
     pub fn to_host(&self) -> js_sys::Promise {
         let tensor = self.tensor.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let bytes = tensor.to_host_bytes().await.map_err(to_js_error)?;
-            Ok(typed_array(tensor.dtype(), &bytes))
+            let dtype = tensor.dtype();
+            // One copy: from the mapped staging range straight into the result's own memory.
+            crate::router::read_back_mapped(&tensor, |buffer, len| {
+                let mapped = raw::of_buffer(buffer)
+                    .get_mapped_range(0.0, len.next_multiple_of(4) as f64)
+                    .map_err(|e| Error::DeviceLost {
+                        reason: format!("mapped range unavailable: {e:?}"),
+                    })?;
+                Ok(typed_array(dtype, mapped.slice_with_end(0, len as u32)))
+            })
+            .await
+            .map_err(to_js_error)
         })
     }
 }
 
-fn typed_array(dtype: DType, bytes: &[u8]) -> JsValue {
-    let raw = js_sys::Uint8Array::from(bytes).buffer();
+fn typed_array(dtype: DType, raw: js_sys::ArrayBuffer) -> JsValue {
     match dtype {
         DType::F32 => js_sys::Float32Array::new(&raw).into(),
         DType::I32 => js_sys::Int32Array::new(&raw).into(),
