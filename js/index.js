@@ -210,6 +210,21 @@ export class Engine {
   get adapterInfo() { return (this.#adapterInfo ??= Object.freeze(this.#inner.adapterInfo())); }
   /** Every counter: { pool: {...}, copies, copyBytes, crossings, conversions, submits, dispatches }. */
   stats() { return this.#inner.stats(); }
+  /**
+   * The seed's `prepare_tensor`: `tensor` in `precision` (default: the engine's precision). When
+   * the dtype already matches, the same object comes back (no copy, no dispatch, no allocation);
+   * otherwise one GPU cast into a pooled buffer, bit-exact IEEE round-to-nearest-even on every
+   * adapter (int32 targets truncate toward zero and saturate; NaN becomes 0).
+   */
+  prepareTensor(tensor, precision) {
+    const inner = wasmTensorOf(tensor, 'prepareTensor');
+    const cast = call(() => this.#inner.prepareTensor(inner, precision));
+    return cast === undefined ? tensor : wrap(cast);
+  }
+  /** A new tensor with `tensor`'s data cast to `dtype` (a GPU copy when the dtype is the same). */
+  cast(tensor, dtype) { return wrap(call(() => this.#inner.cast(wasmTensorOf(tensor, 'cast'), dtype))); }
+  /** A new tensor with a GPU copy of `tensor`'s data. */
+  copy(tensor) { return wrap(call(() => this.#inner.copy(wasmTensorOf(tensor, 'copy')))); }
   /** The last transfers, oldest first: { route, fallbackFrom, reason, dtypeIn, dtypeOut, bytes, wallMs }. */
   ledger() { return this.#inner.ledger(); }
 

@@ -21,6 +21,7 @@ pub mod error;
 mod gpu;
 mod kernels;
 pub mod pool;
+mod precision;
 pub mod router;
 pub mod shape;
 pub mod stats;

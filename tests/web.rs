@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{random_size_workload, Step};
+use common::{golden, random_size_workload, Step};
 use tmath::{DType, Engine, EngineConfig, PoolConfig};
 use wasm_bindgen_test::*;
 
@@ -127,4 +127,101 @@ async fn the_budget_bounds_idle_memory_and_trim_frees_it() {
     assert_eq!(pool.stats().evictions, 4);
     assert_eq!(pool.trim(0), 1 << 20);
     assert_eq!(pool.stats().bytes_cached, 0);
+}
+
+#[wasm_bindgen_test]
+async fn casts_match_the_golden_vectors_on_swiftshader() {
+    let engine = engine_with(PoolConfig::default()).await;
+    let (floats, ints) = golden::parse(golden::FILE);
+    let input: Vec<u32> = floats.iter().map(|c| c.input).collect();
+    let t = engine
+        .to_device(
+            tmath::HostData::Bytes(bytemuck::cast_slice(&input), DType::F32),
+            [input.len()],
+            None,
+        )
+        .unwrap();
+    let read16 = |t: tmath::Tensor| async move {
+        bytemuck::pod_collect_to_vec::<u8, u16>(&t.to_host_bytes().await.unwrap())
+    };
+    let f16s = read16(engine.cast(&t, DType::F16).unwrap()).await;
+    let bf16s = read16(engine.cast(&t, DType::BF16).unwrap()).await;
+    let i32s: Vec<i32> = bytemuck::pod_collect_to_vec(
+        &engine
+            .cast(&t, DType::I32)
+            .unwrap()
+            .to_host_bytes()
+            .await
+            .unwrap(),
+    );
+    for (k, c) in floats.iter().enumerate() {
+        assert_eq!(f16s[k], c.f16, "f32 {:08x} -> f16", c.input);
+        assert_eq!(bf16s[k], c.bf16, "f32 {:08x} -> bf16", c.input);
+        assert_eq!(i32s[k], c.i32, "f32 {:08x} -> i32", c.input);
+    }
+    let input: Vec<i32> = ints.iter().map(|c| c.input).collect();
+    let t = engine.to_device(&input, [input.len()], None).unwrap();
+    let f32s: Vec<u32> = bytemuck::pod_collect_to_vec(
+        &engine
+            .cast(&t, DType::F32)
+            .unwrap()
+            .to_host_bytes()
+            .await
+            .unwrap(),
+    );
+    let f16s = read16(engine.cast(&t, DType::F16).unwrap()).await;
+    let bf16s = read16(engine.cast(&t, DType::BF16).unwrap()).await;
+    for (k, c) in ints.iter().enumerate() {
+        assert_eq!(
+            (f32s[k], f16s[k], bf16s[k]),
+            (c.f32, c.f16, c.bf16),
+            "i32 {}",
+            c.input
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn every_16_bit_pattern_casts_exactly_on_swiftshader() {
+    let engine = engine_with(PoolConfig::default()).await;
+    let all: Vec<u16> = (0..=u16::MAX).collect();
+    for from in [DType::F16, DType::BF16] {
+        let t = engine
+            .to_device(
+                tmath::HostData::Bytes(bytemuck::cast_slice(&all), from),
+                [all.len()],
+                None,
+            )
+            .unwrap();
+        let f32s: Vec<u32> = bytemuck::pod_collect_to_vec(
+            &engine
+                .cast(&t, DType::F32)
+                .unwrap()
+                .to_host_bytes()
+                .await
+                .unwrap(),
+        );
+        for (k, &b) in all.iter().enumerate() {
+            let want = if from == DType::F16 {
+                half::f16::from_bits(b).to_f32()
+            } else {
+                half::bf16::from_bits(b).to_f32()
+            };
+            assert_eq!(f32s[k], want.to_bits(), "{from} {b:04x}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn prepare_tensor_is_free_when_the_precision_matches() {
+    let engine = engine_with(PoolConfig::default()).await;
+    let t = engine.to_device(&[1.0f32, 2.0, 3.0], [3], None).unwrap();
+    let before = engine.stats();
+    assert!(engine.prepare_tensor(&t, None).unwrap().same_as(&t));
+    assert_eq!(engine.stats(), before);
+    let h = engine.prepare_tensor(&t, Some(DType::F16)).unwrap();
+    let after = engine.stats();
+    assert_eq!(after.counters.dispatches - before.counters.dispatches, 1);
+    assert_eq!(after.counters.conversions - before.counters.conversions, 1);
+    assert_eq!(h.byte_len(), 6);
 }

@@ -2,6 +2,7 @@
 //! (cast pairs are variants of one module, selected by pipeline-overridable constants); every
 //! kernel reads its sizes from `arrayLength`, so no uniform buffer is needed per dispatch.
 
+use crate::dtype::DType;
 use std::collections::HashMap;
 
 /// A compute kernel tmath knows.
@@ -9,18 +10,39 @@ use std::collections::HashMap;
 pub(crate) enum Kernel {
     /// 16 bytes per invocation, storage to storage.
     Copy,
+    /// A dtype cast, one output word per invocation (`cast.wgsl`, specialised by constants).
+    Cast { src: DType, dst: DType },
+}
+
+/// The dtype codes `cast.wgsl` uses.
+fn code(dtype: DType) -> f64 {
+    match dtype {
+        DType::F32 => 0.0,
+        DType::F16 => 1.0,
+        DType::BF16 => 2.0,
+        DType::I32 => 3.0,
+    }
 }
 
 impl Kernel {
     fn source(self) -> &'static str {
         match self {
             Kernel::Copy => include_str!("copy.wgsl"),
+            Kernel::Cast { .. } => include_str!("cast.wgsl"),
         }
     }
 
     fn label(self) -> &'static str {
         match self {
             Kernel::Copy => "tmath copy",
+            Kernel::Cast { .. } => "tmath cast",
+        }
+    }
+
+    fn constants(self) -> Vec<(&'static str, f64)> {
+        match self {
+            Kernel::Copy => Vec::new(),
+            Kernel::Cast { src, dst } => vec![("SRC", code(src)), ("DST", code(dst))],
         }
     }
 }
@@ -42,12 +64,16 @@ impl Pipelines {
                 label: Some(kernel.label()),
                 source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
             });
+            let constants = kernel.constants();
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(kernel.label()),
                 layout: None,
                 module: &module,
                 entry_point: Some("main"),
-                compilation_options: Default::default(),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &constants,
+                    ..Default::default()
+                },
                 cache: None,
             })
         })
@@ -113,6 +139,67 @@ pub(crate) fn record_copy(
         pass.dispatch_workgroups(x, y, 1);
         drop(pass);
         offset += size;
+        dispatches += 1;
+    }
+    dispatches
+}
+
+/// Record a cast of `elements` elements from `src` (`from`) to `dst` (`to`), in chunks within the
+/// storage binding limit. Returns the dispatches recorded.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn record_cast(
+    device: &wgpu::Device,
+    pipelines: &mut Pipelines,
+    encoder: &mut wgpu::CommandEncoder,
+    src: &wgpu::Buffer,
+    from: DType,
+    dst: &wgpu::Buffer,
+    to: DType,
+    elements: u64,
+    max_binding: u64,
+) -> u64 {
+    let pipeline = pipelines
+        .get(device, Kernel::Cast { src: from, dst: to })
+        .clone();
+    let layout = pipeline.get_bind_group_layout(0);
+    // Chunks start at multiples of 128 elements: 256-byte offsets for 2-byte and 4-byte types.
+    let chunk = (max_binding / 4 / 128 * 128).max(128);
+    let words = |n: u64, dtype: DType| (n * dtype.size_bytes()).div_ceil(4) * 4;
+    let mut start = 0;
+    let mut dispatches = 0;
+    while start < elements {
+        let n = chunk.min(elements - start);
+        let binding = |buffer, dtype: DType| {
+            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer,
+                offset: start * dtype.size_bytes(),
+                size: wgpu::BufferSize::new(words(n, dtype)),
+            })
+        };
+        let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("tmath cast"),
+            layout: &layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: binding(src, from),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: binding(dst, to),
+                },
+            ],
+        });
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("tmath cast"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind, &[]);
+        let (x, y) = groups(words(n, to) / 4);
+        pass.dispatch_workgroups(x, y, 1);
+        drop(pass);
+        start += n;
         dispatches += 1;
     }
     dispatches

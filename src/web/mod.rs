@@ -250,6 +250,43 @@ impl WasmEngine {
         self.engine.flush().map_err(to_js_error)
     }
 
+    /// `prepareTensor(tensor, precision?)`: `undefined` when the tensor already has the precision
+    /// (JS then returns the same object), else the cast tensor.
+    #[wasm_bindgen(js_name = prepareTensor)]
+    pub fn prepare_tensor(
+        &self,
+        tensor: &WasmTensor,
+        precision: JsValue,
+    ) -> JsResult<Option<WasmTensor>> {
+        let precision = if precision.is_undefined() || precision.is_null() {
+            None
+        } else {
+            Some(dtype_name(&precision).map_err(to_js_error)?)
+        };
+        let prepared = self
+            .engine
+            .prepare_tensor(&tensor.tensor, precision)
+            .map_err(to_js_error)?;
+        Ok((!prepared.same_as(&tensor.tensor)).then_some(WasmTensor { tensor: prepared }))
+    }
+
+    /// `cast(tensor, dtype)`: always a new tensor.
+    pub fn cast(&self, tensor: &WasmTensor, dtype: JsValue) -> JsResult<WasmTensor> {
+        let dtype = dtype_name(&dtype).map_err(to_js_error)?;
+        self.engine
+            .cast(&tensor.tensor, dtype)
+            .map(|tensor| WasmTensor { tensor })
+            .map_err(to_js_error)
+    }
+
+    /// `copy(tensor)`: a GPU copy in a new pooled buffer.
+    pub fn copy(&self, tensor: &WasmTensor) -> JsResult<WasmTensor> {
+        self.engine
+            .copy(&tensor.tensor)
+            .map(|tensor| WasmTensor { tensor })
+            .map_err(to_js_error)
+    }
+
     /// `pool.get(shape, dtype?)`.
     #[wasm_bindgen(js_name = poolGet)]
     pub fn pool_get(&self, shape: JsValue, dtype: JsValue) -> JsResult<WasmTensor> {

@@ -56,3 +56,4 @@ pub fn random_size_workload(seed: u64, count: usize, max_live: usize) -> Vec<Ste
     }
     steps
 }
+pub mod golden;

@@ -1,0 +1,206 @@
+// Casts between float32 (0), float16 (1), bfloat16 (2) and int32 (3), on 32-bit words and integer
+// bit operations only: no shader-f16, no float arithmetic, so every adapter gives the same bits
+// as the `half` crate and IEEE round-to-nearest-even (subnormals kept, NaN stays a quiet NaN).
+// 16-bit tensors are packed two to a word, element 2k in the low half.
+// One invocation writes one output word; sizes come from arrayLength.
+
+override SRC: u32 = 0u;
+override DST: u32 = 0u;
+
+@group(0) @binding(0) var<storage, read> src: array<u32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<u32>;
+
+fn f16_to_f32(h: u32) -> u32 {
+    let sign = (h & 0x8000u) << 16u;
+    let exp = h & 0x7c00u;
+    let man = h & 0x03ffu;
+    if ((h & 0x7fffu) == 0u) {
+        return sign;
+    }
+    if (exp == 0x7c00u) {
+        if (man == 0u) {
+            return sign | 0x7f800000u;
+        }
+        return sign | 0x7fc00000u | (man << 13u);
+    }
+    if (exp == 0u) {
+        // Subnormal: normalise (e = leading zeros within the 10-bit mantissa).
+        let e = countLeadingZeros(man) - 22u;
+        return sign | ((112u - e) << 23u) | ((man << (14u + e)) & 0x7fffffu);
+    }
+    return sign | (((exp >> 10u) + 112u) << 23u) | (man << 13u);
+}
+
+fn bf16_to_f32(b: u32) -> u32 {
+    if ((b & 0x7fffu) > 0x7f80u) {
+        return (b | 0x40u) << 16u;
+    }
+    return b << 16u;
+}
+
+fn f32_to_f16(x: u32) -> u32 {
+    let sign = (x >> 16u) & 0x8000u;
+    let exp = x & 0x7f800000u;
+    let man = x & 0x007fffffu;
+    if (exp == 0x7f800000u) {
+        var nan_bit = 0u;
+        if (man != 0u) {
+            nan_bit = 0x0200u;
+        }
+        return sign | 0x7c00u | nan_bit | (man >> 13u);
+    }
+    let half_exp = i32(exp >> 23u) - 112;
+    if (half_exp >= 31) {
+        return sign | 0x7c00u;
+    }
+    if (half_exp <= 0) {
+        if (14 - half_exp > 24) {
+            return sign;
+        }
+        let m = man | 0x00800000u;
+        let shift = u32(14 - half_exp);
+        var half_man = m >> shift;
+        let round_bit = 1u << (shift - 1u);
+        if ((m & round_bit) != 0u && (m & (3u * round_bit - 1u)) != 0u) {
+            half_man += 1u;
+        }
+        return sign | half_man;
+    }
+    let bits = sign | (u32(half_exp) << 10u) | (man >> 13u);
+    if ((man & 0x1000u) != 0u && (man & 0x2fffu) != 0u) {
+        return bits + 1u;
+    }
+    return bits;
+}
+
+fn f32_to_bf16(x: u32) -> u32 {
+    if ((x & 0x7fffffffu) > 0x7f800000u) {
+        return (x >> 16u) | 0x40u;
+    }
+    if ((x & 0x8000u) != 0u && (x & 0x17fffu) != 0u) {
+        return (x >> 16u) + 1u;
+    }
+    return x >> 16u;
+}
+
+// Truncates toward zero and saturates; NaN becomes 0 (as Rust's `as i32`).
+fn f32_to_i32(x: u32) -> u32 {
+    let exp = (x >> 23u) & 0xffu;
+    let man = x & 0x7fffffu;
+    let negative = (x >> 31u) == 1u;
+    if (exp == 0xffu && man != 0u) {
+        return 0u;
+    }
+    if (exp < 127u) {
+        return 0u;
+    }
+    if (exp >= 158u) {
+        if (negative) {
+            return 0x80000000u;
+        }
+        return 0x7fffffffu;
+    }
+    let m = man | 0x800000u;
+    var magnitude: u32;
+    if (exp >= 150u) {
+        magnitude = m << (exp - 150u);
+    } else {
+        magnitude = m >> (150u - exp);
+    }
+    if (negative) {
+        return ~magnitude + 1u;
+    }
+    return magnitude;
+}
+
+// An int32 rounded once, to nearest even, to a float with `m_bits` mantissa bits, exponent bias
+// `bias` and all-ones exponent `max_exp`; the sign goes to bit `sign_bit`.
+fn i32_to_float(v: u32, m_bits: u32, bias: u32, max_exp: u32, sign_bit: u32) -> u32 {
+    if (v == 0u) {
+        return 0u;
+    }
+    let negative = (v >> 31u) == 1u;
+    var magnitude = v;
+    if (negative) {
+        magnitude = ~v + 1u;
+    }
+    let p = firstLeadingBit(magnitude);
+    let e = p + bias;
+    var out: u32;
+    if (e >= max_exp) {
+        out = max_exp << m_bits;
+    } else if (p <= m_bits) {
+        out = (e << m_bits) | ((magnitude << (m_bits - p)) & ((1u << m_bits) - 1u));
+    } else {
+        let shift = p - m_bits;
+        let kept = magnitude >> shift;
+        let rest = magnitude & ((1u << shift) - 1u);
+        let halfway = 1u << (shift - 1u);
+        var rounded = kept;
+        if (rest > halfway || (rest == halfway && (kept & 1u) == 1u)) {
+            rounded += 1u;
+        }
+        // The significand's leading 1 lands on the exponent field: (e - 1) + 1 = e, and a carry
+        // out of the mantissa bumps the exponent.
+        out = ((e - 1u) << m_bits) + rounded;
+        if (out >= (max_exp << m_bits)) {
+            out = max_exp << m_bits;
+        }
+    }
+    if (negative) {
+        out |= 1u << sign_bit;
+    }
+    return out;
+}
+
+fn load(i: u32) -> u32 {
+    if (SRC == 1u || SRC == 2u) {
+        return (src[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu;
+    }
+    return src[i];
+}
+
+fn convert(raw: u32) -> u32 {
+    if (SRC == 3u) {
+        switch DST {
+            case 0u: { return i32_to_float(raw, 23u, 127u, 255u, 31u); }
+            case 1u: { return i32_to_float(raw, 10u, 15u, 31u, 15u); }
+            case 2u: { return i32_to_float(raw, 7u, 127u, 255u, 15u); }
+            default: { return raw; }
+        }
+    }
+    var f = raw;
+    if (SRC == 1u) {
+        f = f16_to_f32(raw);
+    } else if (SRC == 2u) {
+        f = bf16_to_f32(raw);
+    }
+    switch DST {
+        case 1u: { return f32_to_f16(f); }
+        case 2u: { return f32_to_bf16(f); }
+        case 3u: { return f32_to_i32(f); }
+        default: { return f; }
+    }
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 256u;
+    if (i >= arrayLength(&dst)) {
+        return;
+    }
+    if (DST == 1u || DST == 2u) {
+        var elements = arrayLength(&src);
+        if (SRC == 1u || SRC == 2u) {
+            elements = elements * 2u;
+        }
+        let low = convert(load(2u * i));
+        var high = 0u;
+        if (2u * i + 1u < elements) {
+            high = convert(load(2u * i + 1u));
+        }
+        dst[i] = low | (high << 16u);
+    } else {
+        dst[i] = convert(load(i));
+    }
+}

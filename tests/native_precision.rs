@@ -1,0 +1,251 @@
+//! Precision management on a real wgpu adapter: prepare_tensor's identity path, and casts that
+//! match the golden vectors (and the half crate) bit for bit.
+
+mod common;
+
+use common::golden;
+use half::{bf16, f16};
+use tmath::{DType, Engine, EngineConfig, HostData, Tensor, UploadRoute};
+
+fn engine_with(precision: DType) -> Engine {
+    Engine::new_blocking(EngineConfig {
+        precision,
+        upload: UploadRoute::QueueWrite,
+        ..EngineConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"))
+}
+
+fn engine() -> Engine {
+    engine_with(DType::F32)
+}
+
+fn bits16(t: &Tensor) -> Vec<u16> {
+    t.to_vec::<u16>().unwrap()
+}
+
+trait Bytes {
+    fn to_host_bytes_blocking(&self) -> Vec<u8>;
+}
+
+impl Bytes for Tensor {
+    fn to_host_bytes_blocking(&self) -> Vec<u8> {
+        if self.dtype().size_bytes() == 2 {
+            bytemuck::cast_slice(&self.to_vec::<u16>().unwrap()).to_vec()
+        } else {
+            bytemuck::cast_slice(&self.to_vec::<u32>().unwrap()).to_vec()
+        }
+    }
+}
+
+#[test]
+#[ignore = "writes tests/golden/casts.txt"]
+fn regenerate() {
+    let (floats, ints) = golden::inputs();
+    let (f, i) = golden::expected(&floats, &ints);
+    std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/casts.txt"),
+        golden::render(&f, &i),
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_golden_file_is_what_the_half_crate_says() {
+    let (floats, ints) = golden::parse(golden::FILE);
+    assert!(floats.len() > 4000 && ints.len() > 2000);
+    let inputs: Vec<u32> = floats.iter().map(|c| c.input).collect();
+    let int_inputs: Vec<i32> = ints.iter().map(|c| c.input).collect();
+    assert_eq!(golden::expected(&inputs, &int_inputs), (floats, ints));
+    // And the host conversions tmath uploads with agree with it.
+    let (floats, ints) = golden::parse(golden::FILE);
+    for c in &ints {
+        let narrow = |f| tmath::dtype::narrow_f64(c.input as f64, f);
+        assert_eq!(narrow(tmath::dtype::Narrow::F16), c.f16, "{}", c.input);
+        assert_eq!(narrow(tmath::dtype::Narrow::BF16), c.bf16, "{}", c.input);
+    }
+    for c in floats.iter().filter(|c| !f32::from_bits(c.input).is_nan()) {
+        let x = f32::from_bits(c.input) as f64;
+        assert_eq!(
+            tmath::dtype::narrow_f64(x, tmath::dtype::Narrow::F16),
+            c.f16,
+            "{:08x}",
+            c.input
+        );
+        assert_eq!(
+            tmath::dtype::narrow_f64(x, tmath::dtype::Narrow::BF16),
+            c.bf16,
+            "{:08x}",
+            c.input
+        );
+    }
+}
+
+#[test]
+fn gpu_casts_match_the_golden_vectors_bit_for_bit() {
+    let engine = engine();
+    let (floats, ints) = golden::parse(golden::FILE);
+    let input: Vec<u32> = floats.iter().map(|c| c.input).collect();
+    let n = input.len();
+    let t = engine
+        .to_device(
+            HostData::Bytes(bytemuck::cast_slice(&input), DType::F32),
+            [n],
+            None,
+        )
+        .unwrap();
+    let f16s = bits16(&engine.cast(&t, DType::F16).unwrap());
+    let bf16s = bits16(&engine.cast(&t, DType::BF16).unwrap());
+    let i32s = engine
+        .cast(&t, DType::I32)
+        .unwrap()
+        .to_vec::<i32>()
+        .unwrap();
+    for (k, c) in floats.iter().enumerate() {
+        assert_eq!(f16s[k], c.f16, "f32 {:08x} -> f16", c.input);
+        assert_eq!(bf16s[k], c.bf16, "f32 {:08x} -> bf16", c.input);
+        assert_eq!(i32s[k], c.i32, "f32 {:08x} -> i32", c.input);
+    }
+    let input: Vec<i32> = ints.iter().map(|c| c.input).collect();
+    let t = engine.to_device(&input, [input.len()], None).unwrap();
+    let f32s = engine
+        .cast(&t, DType::F32)
+        .unwrap()
+        .to_vec::<u32>()
+        .unwrap();
+    let f16s = bits16(&engine.cast(&t, DType::F16).unwrap());
+    let bf16s = bits16(&engine.cast(&t, DType::BF16).unwrap());
+    for (k, c) in ints.iter().enumerate() {
+        assert_eq!(f32s[k], c.f32, "i32 {} -> f32", c.input);
+        assert_eq!(f16s[k], c.f16, "i32 {} -> f16", c.input);
+        assert_eq!(bf16s[k], c.bf16, "i32 {} -> bf16", c.input);
+    }
+}
+
+#[test]
+fn every_16_bit_pattern_casts_exactly() {
+    let engine = engine();
+    let all: Vec<u16> = (0..=u16::MAX).collect();
+    let n = all.len();
+    for (from, decode) in [
+        (
+            DType::F16,
+            (|b| f16::from_bits(b).to_f32()) as fn(u16) -> f32,
+        ),
+        (DType::BF16, |b| bf16::from_bits(b).to_f32()),
+    ] {
+        let t = engine
+            .to_device(HostData::Bytes(bytemuck::cast_slice(&all), from), [n], None)
+            .unwrap();
+        let f32s = engine
+            .cast(&t, DType::F32)
+            .unwrap()
+            .to_vec::<u32>()
+            .unwrap();
+        let i32s = engine
+            .cast(&t, DType::I32)
+            .unwrap()
+            .to_vec::<i32>()
+            .unwrap();
+        let other = if from == DType::F16 {
+            DType::BF16
+        } else {
+            DType::F16
+        };
+        let others = bits16(&engine.cast(&t, other).unwrap());
+        for (k, &b) in all.iter().enumerate() {
+            let x = decode(b);
+            assert_eq!(f32s[k], x.to_bits(), "{from} {b:04x} -> f32");
+            assert_eq!(i32s[k], x as i32, "{from} {b:04x} -> i32");
+            let want = if other == DType::BF16 {
+                bf16::from_f32(x).to_bits()
+            } else {
+                f16::from_f32(x).to_bits()
+            };
+            assert_eq!(others[k], want, "{from} {b:04x} -> {other}");
+        }
+    }
+}
+
+#[test]
+fn prepare_tensor_returns_the_same_tensor_when_the_precision_matches() {
+    let engine = engine();
+    let t = engine.to_device(&[1.0f32, 2.0], [2], None).unwrap();
+    let before = engine.stats();
+    let same = engine.prepare_tensor(&t, Some(DType::F32)).unwrap();
+    assert!(same.same_as(&t));
+    let same = engine.prepare_tensor(&t, None).unwrap();
+    assert!(same.same_as(&t));
+    assert_eq!(
+        engine.stats(),
+        before,
+        "no copy, no dispatch, no allocation"
+    );
+}
+
+#[test]
+fn prepare_tensor_casts_once_into_a_pooled_buffer_and_leaves_the_input_alone() {
+    let engine = engine();
+    let data = [1.5f32, -2.25, 65504.0, 1e-8];
+    let t = engine.to_device(&data, [4], None).unwrap();
+    engine.prepare_tensor(&t, Some(DType::F16)).unwrap(); // warm-up: pipeline and buffer
+    let before = engine.stats();
+    let h = engine.prepare_tensor(&t, Some(DType::F16)).unwrap();
+    let after = engine.stats();
+    assert_eq!(h.dtype(), DType::F16);
+    assert_eq!(after.counters.conversions - before.counters.conversions, 1);
+    assert_eq!(after.counters.dispatches - before.counters.dispatches, 1);
+    assert_eq!(after.counters.copies, before.counters.copies);
+    assert_eq!(after.pool.buffers_created, before.pool.buffers_created);
+    let want: Vec<u16> = data.iter().map(|&x| f16::from_f32(x).to_bits()).collect();
+    assert_eq!(bits16(&h), want);
+    assert_eq!(t.to_vec::<f32>().unwrap(), data, "the input is untouched");
+    assert_eq!(h.byte_len(), 8);
+}
+
+#[test]
+fn odd_counts_stay_packed() {
+    let engine = engine();
+    let t = engine.to_device(&[1.0f32, 2.0, 3.0], [3], None).unwrap();
+    let h = engine.prepare_tensor(&t, Some(DType::BF16)).unwrap();
+    assert_eq!(h.byte_len(), 6);
+    assert_eq!(bits16(&h), vec![0x3f80, 0x4000, 0x4040]);
+    let back = engine.prepare_tensor(&h, Some(DType::F32)).unwrap();
+    assert_eq!(back.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0]);
+}
+
+#[test]
+fn host_and_gpu_conversion_give_the_same_bits() {
+    let engine = engine();
+    let (floats, _) = golden::parse(golden::FILE);
+    let input: Vec<u32> = floats.iter().map(|c| c.input).collect();
+    let n = input.len();
+    let raw = HostData::Bytes(bytemuck::cast_slice(&input), DType::F32);
+    for dtype in [DType::F16, DType::BF16, DType::I32] {
+        let on_host = engine.to_device(raw, [n], Some(dtype)).unwrap();
+        let on_gpu = engine
+            .cast(&engine.to_device(raw, [n], None).unwrap(), dtype)
+            .unwrap();
+        assert_eq!(
+            on_host.to_host_bytes_blocking(),
+            on_gpu.to_host_bytes_blocking(),
+            "{dtype}"
+        );
+    }
+}
+
+#[test]
+fn the_engine_precision_is_the_default_for_prepare_and_untyped_data() {
+    let engine = engine_with(DType::F16);
+    let t = engine.to_device(&[0.5f64, 1.0, 2.0], [3], None).unwrap();
+    assert_eq!(t.dtype(), DType::F16);
+    let f = engine.to_device(&[1.0f32], [1], None).unwrap();
+    assert_eq!(f.dtype(), DType::F32, "typed data keeps its own dtype");
+    let prepared = engine.prepare_tensor(&f, None).unwrap();
+    assert_eq!(prepared.dtype(), DType::F16);
+    assert_eq!(
+        "fp8".parse::<DType>().unwrap_err().code(),
+        "UnsupportedDtype"
+    );
+    assert!(tmath::precision_matches("half", "f16").unwrap());
+}
