@@ -1,5 +1,7 @@
 //! The pool on a real wgpu adapter (lavapipe in CI). A missing adapter fails these tests loudly.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use common::{random_size_workload, Step};

@@ -1,6 +1,8 @@
 //! Precision management on a real wgpu adapter: prepare_tensor's identity path, and casts that
 //! match the golden vectors (and the half crate) bit for bit.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use common::golden;

@@ -1,5 +1,7 @@
 //! The transfer router on a real wgpu adapter: every route, its exact counts, and its fallback.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 use tmath::{DType, Engine, EngineConfig, Route, Stats, UploadRoute};
 
 fn engine_with(upload: UploadRoute) -> Engine {
