@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{AdapterReport, Gpu};
 use crate::kernels::Pipelines;
 use crate::pool::{BufferKind, Lease, Pool, PoolConfig, PoolStats};
-use crate::router::{GpuCopy, Ledger, Transfer, UploadRoute};
+use crate::router::{ConversionSite, GpuCopy, Ledger, Transfer, UploadRoute};
 use crate::shape::Shape;
 use crate::stats::{Counters, Stats};
 use crate::tensor::Tensor;
@@ -25,6 +25,9 @@ pub struct EngineConfig {
     pub power_preference: wgpu::PowerPreference,
     /// How host data reaches the GPU (default: chosen per adapter; see [`UploadRoute`]).
     pub upload: UploadRoute,
+    /// Where uploads that change the dtype convert (default: chosen per adapter and size; see
+    /// [`ConversionSite`]).
+    pub upload_conversion: ConversionSite,
     /// How GPU-to-GPU copies run (default: chosen per adapter and size; see [`GpuCopy`]).
     pub gpu_copy: GpuCopy,
     /// Transfers kept in the ledger (default 256).
@@ -39,6 +42,7 @@ impl Default for EngineConfig {
             power_preference: wgpu::PowerPreference::HighPerformance,
             upload: UploadRoute::Auto,
             gpu_copy: GpuCopy::Auto,
+            upload_conversion: ConversionSite::Auto,
             ledger_capacity: 256,
         }
     }

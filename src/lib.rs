@@ -35,7 +35,7 @@ pub use engine::{Engine, EngineConfig, PoolHandle};
 pub use error::{Error, Result};
 pub use gpu::AdapterReport;
 pub use pool::{PoolConfig, PoolStats, SizeClass};
-pub use router::{GpuCopy, Route, Transfer, UploadRoute};
+pub use router::{ConversionSite, GpuCopy, Route, Transfer, UploadRoute};
 pub use shape::Shape;
 pub use stats::{Counters, Stats};
 pub use tensor::Tensor;

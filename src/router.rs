@@ -205,6 +205,34 @@ pub(crate) fn upload_route(shared: &Shared, len: u64) -> Route {
     }
 }
 
+/// Where a dtype conversion of uploaded data runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConversionSite {
+    /// On the GPU for uploads from [`GPU_CONVERSION_MIN_ELEMENTS`] elements up on GPUs (the
+    /// upload moves the source bytes, the cast is nearly free there); on the host otherwise.
+    /// Both give the same bits.
+    #[default]
+    Auto,
+    /// Always on the host (the `half` crate), uploading the converted bytes.
+    Host,
+    /// Always on the GPU: upload the data as it is, then one cast.
+    Gpu,
+}
+
+/// Uploads with a conversion from this many elements up convert on the GPU under
+/// [`ConversionSite::Auto`] on GPU adapters.
+pub const GPU_CONVERSION_MIN_ELEMENTS: u64 = 1 << 16;
+
+fn converts_on_gpu(shared: &Shared, _from: DType, _to: DType, elements: u64) -> bool {
+    match shared.config.upload_conversion {
+        ConversionSite::Host => false,
+        ConversionSite::Gpu => true,
+        ConversionSite::Auto => {
+            shared.gpu.report.device_type != "cpu" && elements >= GPU_CONVERSION_MIN_ELEMENTS
+        }
+    }
+}
+
 /// Whether a GPU copy of `len` bytes between these buffers runs as a compute copy.
 pub(crate) fn uses_compute_copy(
     shared: &Shared,
@@ -304,9 +332,11 @@ impl Engine {
         S: TryInto<Shape>,
         Error: From<S::Error>,
     {
+        self.upload(data.into(), shape.try_into()?, dtype)
+    }
+
+    fn upload(&self, data: HostData<'_>, shape: Shape, dtype: Option<DType>) -> Result<Tensor> {
         let start = now_us();
-        let data = data.into();
-        let shape = shape.try_into()?;
         if let HostData::Bytes(bytes, dtype) = data {
             if !(bytes.len() as u64).is_multiple_of(dtype.size_bytes()) {
                 return Err(Error::DataLengthMismatch {
@@ -317,6 +347,13 @@ impl Engine {
         }
         check_host_shape(data.len(), &shape)?;
         let target = dtype.unwrap_or_else(|| data.default_target(self.shared.config.precision));
+        if let Some(own) = data.dtype().filter(|&own| own != target) {
+            if converts_on_gpu(&self.shared, own, target, data.len()) {
+                // Upload as it is, cast on the GPU (counted by cast), the upload returned at once.
+                let raw = self.upload(data, shape, Some(own))?;
+                return self.cast(&raw, target);
+            }
+        }
         let bytes = data.encode(target)?;
         let converted = matches!(bytes, std::borrow::Cow::Owned(_));
         let shared = &self.shared;

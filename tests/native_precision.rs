@@ -251,3 +251,45 @@ fn the_engine_precision_is_the_default_for_prepare_and_untyped_data() {
     );
     assert!(tmath::precision_matches("half", "f16").unwrap());
 }
+
+#[test]
+fn uploads_convert_on_the_host_or_the_gpu_with_the_same_bits_and_honest_counts() {
+    use tmath::ConversionSite;
+    let (floats, _) = golden::parse(golden::FILE);
+    let input: Vec<f32> = floats.iter().map(|c| f32::from_bits(c.input)).collect();
+    let n = input.len();
+    let mut results = Vec::new();
+    for (site, copies, dispatches) in [(ConversionSite::Host, 2, 0), (ConversionSite::Gpu, 1, 1)] {
+        let engine = Engine::new_blocking(EngineConfig {
+            upload_conversion: site,
+            ..EngineConfig::default()
+        })
+        .unwrap();
+        let before = engine.stats();
+        let t = engine.to_device(&input, [n], Some(DType::BF16)).unwrap();
+        let after = engine.stats();
+        assert_eq!(t.dtype(), DType::BF16);
+        assert_eq!(
+            after.counters.conversions - before.counters.conversions,
+            1,
+            "{site:?}"
+        );
+        assert_eq!(
+            after.counters.copies - before.counters.copies,
+            copies,
+            "{site:?}"
+        );
+        assert_eq!(
+            after.counters.dispatches - before.counters.dispatches,
+            dispatches,
+            "{site:?}"
+        );
+        let bits = bits16(&t);
+        assert!(
+            bits.iter().zip(&floats).all(|(&b, c)| b == c.bf16),
+            "{site:?}"
+        );
+        results.push(bits);
+    }
+    assert_eq!(results[0], results[1]);
+}
