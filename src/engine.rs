@@ -56,6 +56,9 @@ pub(crate) struct State {
     /// Buffers the pending encoder uses. A queue write into one of them must flush first:
     /// queue writes run before commands submitted after them.
     pub pending: HashSet<wgpu::Buffer>,
+    /// Natively, queue writes run only at the next submission; `flush` submits for them too.
+    /// (On the web `writeBuffer` runs on the queue by itself.)
+    pub writes_pending: bool,
     pub counters: Counters,
     pub ledger: Ledger,
     pub pipelines: Pipelines,
@@ -85,11 +88,18 @@ impl State {
         let submitted = match self.encoder.take() {
             Some(encoder) => {
                 queue.submit([encoder.finish()]);
-                self.counters.submits += 1;
+                true
+            }
+            None if self.writes_pending => {
+                queue.submit([]);
                 true
             }
             None => false,
         };
+        self.writes_pending = false;
+        if submitted {
+            self.counters.submits += 1;
+        }
         #[cfg(not(target_arch = "wasm32"))]
         for lease in self.remap_after_flush.drain(..) {
             let buffer = lease.buffer.clone();
@@ -189,6 +199,7 @@ impl Engine {
             pool: Pool::new(config.pool.clone()),
             encoder: None,
             pending: HashSet::new(),
+            writes_pending: false,
             counters: Counters::default(),
             ledger: Ledger::new(config.ledger_capacity),
             pipelines: Pipelines::default(),
@@ -245,8 +256,9 @@ impl Engine {
         }
     }
 
-    /// Submit recorded GPU work now. Reads flush on their own; call this before using a
-    /// tensor's buffer from other code on the same device.
+    /// Submit recorded GPU work (and, natively, queued writes) now: at most one submission.
+    /// Reads flush on their own; call this before using a tensor's buffer from other code on the
+    /// same device.
     pub fn flush(&self) -> Result<()> {
         self.shared.gpu.check_alive()?;
         let mut state = self.shared.lock();

@@ -352,3 +352,13 @@ fn gpu_copies_use_the_compute_copy_where_chosen_and_the_copy_command_otherwise()
         assert_eq!(odd_copy.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0]);
     }
 }
+
+#[test]
+fn flush_submits_queued_writes_once() {
+    let engine = engine_with(UploadRoute::QueueWrite);
+    let _t = engine.to_device(&[1.0f32; 16], [16], None).unwrap();
+    let before = engine.stats().counters.submits;
+    engine.flush().unwrap();
+    engine.flush().unwrap();
+    assert_eq!(engine.stats().counters.submits - before, 1);
+}
