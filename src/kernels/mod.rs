@@ -12,7 +12,55 @@ pub(crate) enum Kernel {
     Copy,
     /// A dtype cast, one output word per invocation (`cast.wgsl`, specialised by constants).
     Cast { src: DType, dst: DType },
+    /// Tiled matmul with f32 accumulation and f32 output, inputs of `input` dtype.
+    Matmul { input: DType },
+    /// An elementwise op (`elementwise.wgsl`).
+    Elementwise {
+        op: ElementOp,
+        dtype: DType,
+        mode: ElementMode,
+    },
 }
+
+/// Elementwise operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ElementOp {
+    /// `a + b`
+    Add,
+    /// `a - b`
+    Sub,
+    /// `a * b`
+    Mul,
+    /// `a / b` (int32: truncating; division by zero gives `a`, as WGSL defines it)
+    Div,
+    /// `max(a, 0)`; NaN and -0 pass through
+    Relu,
+}
+
+impl ElementOp {
+    /// The op's name, for error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ElementOp::Add => "add",
+            ElementOp::Sub => "sub",
+            ElementOp::Mul => "mul",
+            ElementOp::Div => "div",
+            ElementOp::Relu => "relu",
+        }
+    }
+}
+
+/// How an elementwise op finds its operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ElementMode {
+    SameShape,
+    Broadcast,
+    ScalarRight,
+    ScalarLeft,
+}
+
+/// Bytes of one uniform slot: params of one dispatch, at a dynamic offset.
+pub(crate) const UNIFORM_SLOT: u64 = 256;
 
 /// The dtype codes `cast.wgsl` uses.
 fn code(dtype: DType) -> f64 {
@@ -25,10 +73,13 @@ fn code(dtype: DType) -> f64 {
 }
 
 impl Kernel {
-    fn source(self) -> &'static str {
+    fn source(self) -> String {
+        let f16 = include_str!("f16.wgsl");
         match self {
-            Kernel::Copy => include_str!("copy.wgsl"),
-            Kernel::Cast { .. } => include_str!("cast.wgsl"),
+            Kernel::Copy => include_str!("copy.wgsl").into(),
+            Kernel::Cast { .. } => format!("{f16}\n{}", include_str!("cast.wgsl")),
+            Kernel::Matmul { .. } => format!("{f16}\n{}", include_str!("matmul.wgsl")),
+            Kernel::Elementwise { .. } => include_str!("elementwise.wgsl").into(),
         }
     }
 
@@ -36,6 +87,8 @@ impl Kernel {
         match self {
             Kernel::Copy => "tmath copy",
             Kernel::Cast { .. } => "tmath cast",
+            Kernel::Matmul { .. } => "tmath matmul",
+            Kernel::Elementwise { .. } => "tmath elementwise",
         }
     }
 
@@ -43,31 +96,164 @@ impl Kernel {
         match self {
             Kernel::Copy => Vec::new(),
             Kernel::Cast { src, dst } => vec![("SRC", code(src)), ("DST", code(dst))],
+            Kernel::Matmul { input } => vec![("IN", code(input))],
+            Kernel::Elementwise { op, dtype, mode } => vec![
+                ("OP", op as u32 as f64),
+                ("TYPE", code(dtype)),
+                (
+                    "MODE",
+                    match mode {
+                        ElementMode::SameShape => 0.0,
+                        ElementMode::Broadcast => 1.0,
+                        ElementMode::ScalarRight => 2.0,
+                        ElementMode::ScalarLeft => 3.0,
+                    },
+                ),
+            ],
         }
     }
+
+    /// Ops take three storage buffers and their params at a dynamic uniform offset; copy and
+    /// cast take two storage buffers and no params.
+    fn has_params(self) -> bool {
+        matches!(self, Kernel::Matmul { .. } | Kernel::Elementwise { .. })
+    }
+}
+
+fn ops_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("tmath ops"),
+        entries: &[
+            storage(0, true),
+            storage(1, true),
+            storage(2, false),
+            wgpu::BindGroupLayoutEntry {
+                binding: 3,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: wgpu::BufferSize::new(UNIFORM_SLOT),
+                },
+                count: None,
+            },
+        ],
+    })
 }
 
 /// Invocations per workgroup of every tmath kernel.
 pub(crate) const WORKGROUP: u32 = 256;
 
-/// Built pipelines, by kernel.
+/// Built pipelines by kernel, and bind groups by the buffers they bind.
 #[derive(Default)]
 pub(crate) struct Pipelines {
     built: HashMap<Kernel, wgpu::ComputePipeline>,
+    ops_layout: Option<(wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    bind_groups: HashMap<BindKey, wgpu::BindGroup>,
 }
 
+/// What a cached bind group binds: its layout (the shared ops layout, or the kernel whose own
+/// automatic layout it was made for) and each buffer range.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct BindKey {
+    layout: Option<Kernel>,
+    entries: Vec<(wgpu::Buffer, u64, u64)>,
+}
+
+/// Bind groups kept at most; past that the cache starts over (entries of destroyed buffers
+/// would otherwise linger).
+const BIND_GROUP_CACHE: usize = 4096;
+
 impl Pipelines {
+    /// A bind group for `kernel` over `(buffer, offset, size)` ranges (the uniform slot last for
+    /// kernels with params), from the cache when it was made before.
+    pub fn bind_group(
+        &mut self,
+        device: &wgpu::Device,
+        kernel: Kernel,
+        entries: &[(&wgpu::Buffer, u64, u64)],
+    ) -> wgpu::BindGroup {
+        let key = BindKey {
+            layout: (!kernel.has_params()).then_some(kernel),
+            entries: entries.iter().map(|&(b, o, s)| (b.clone(), o, s)).collect(),
+        };
+        if let Some(found) = self.bind_groups.get(&key) {
+            return found.clone();
+        }
+        let layout = if kernel.has_params() {
+            self.ops_layout(device).0.clone()
+        } else {
+            self.get(device, kernel).get_bind_group_layout(0)
+        };
+        let resources: Vec<_> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, &(buffer, offset, size))| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer,
+                    offset,
+                    size: wgpu::BufferSize::new(size),
+                }),
+            })
+            .collect();
+        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.label()),
+            layout: &layout,
+            entries: &resources,
+        });
+        if self.bind_groups.len() >= BIND_GROUP_CACHE {
+            self.bind_groups.clear();
+        }
+        self.bind_groups.insert(key, group.clone());
+        group
+    }
+
+    fn ops_layout(
+        &mut self,
+        device: &wgpu::Device,
+    ) -> &(wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+        self.ops_layout.get_or_insert_with(|| {
+            let group = ops_layout(device);
+            let pipeline = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("tmath ops"),
+                bind_group_layouts: &[Some(&group)],
+                immediate_size: 0,
+            });
+            (group, pipeline)
+        })
+    }
+
     /// The pipeline of `kernel`, built on first use.
     pub fn get(&mut self, device: &wgpu::Device, kernel: Kernel) -> &wgpu::ComputePipeline {
+        if kernel.has_params() {
+            self.ops_layout(device);
+        }
+        let layout = self.ops_layout.as_ref().map(|(_, l)| l.clone());
         self.built.entry(kernel).or_insert_with(|| {
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(kernel.label()),
                 source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
             });
             let constants = kernel.constants();
+            let layout = if kernel.has_params() {
+                layout.as_ref()
+            } else {
+                None
+            };
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(kernel.label()),
-                layout: None,
+                layout,
                 module: &module,
                 entry_point: Some("main"),
                 compilation_options: wgpu::PipelineCompilationOptions {
@@ -100,35 +286,17 @@ pub(crate) fn record_copy(
 ) -> u64 {
     debug_assert!(len.is_multiple_of(16));
     let pipeline = pipelines.get(device, Kernel::Copy).clone();
-    let layout = pipeline.get_bind_group_layout(0);
     // Chunks start at multiples of 256 bytes (the storage offset alignment WebGPU guarantees).
     let chunk = (max_binding / 256 * 256).max(256);
     let mut offset = 0;
     let mut dispatches = 0;
     while offset < len {
         let size = chunk.min(len - offset);
-        let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("tmath copy"),
-            layout: &layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: src,
-                        offset,
-                        size: wgpu::BufferSize::new(size),
-                    }),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: dst,
-                        offset,
-                        size: wgpu::BufferSize::new(size),
-                    }),
-                },
-            ],
-        });
+        let bind = pipelines.bind_group(
+            device,
+            Kernel::Copy,
+            &[(src, offset, size), (dst, offset, size)],
+        );
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("tmath copy"),
             timestamp_writes: None,
@@ -158,10 +326,8 @@ pub(crate) fn record_cast(
     elements: u64,
     max_binding: u64,
 ) -> u64 {
-    let pipeline = pipelines
-        .get(device, Kernel::Cast { src: from, dst: to })
-        .clone();
-    let layout = pipeline.get_bind_group_layout(0);
+    let kernel = Kernel::Cast { src: from, dst: to };
+    let pipeline = pipelines.get(device, kernel).clone();
     // Chunks start at multiples of 128 elements: 256-byte offsets for 2-byte and 4-byte types.
     let chunk = (max_binding / 4 / 128 * 128).max(128);
     let words = |n: u64, dtype: DType| (n * dtype.size_bytes()).div_ceil(4) * 4;
@@ -169,27 +335,14 @@ pub(crate) fn record_cast(
     let mut dispatches = 0;
     while start < elements {
         let n = chunk.min(elements - start);
-        let binding = |buffer, dtype: DType| {
-            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer,
-                offset: start * dtype.size_bytes(),
-                size: wgpu::BufferSize::new(words(n, dtype)),
-            })
-        };
-        let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("tmath cast"),
-            layout: &layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: binding(src, from),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: binding(dst, to),
-                },
+        let bind = pipelines.bind_group(
+            device,
+            kernel,
+            &[
+                (src, start * from.size_bytes(), words(n, from)),
+                (dst, start * to.size_bytes(), words(n, to)),
             ],
-        });
+        );
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("tmath cast"),
             timestamp_writes: None,

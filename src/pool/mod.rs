@@ -167,6 +167,7 @@ pub(crate) fn usages(kind: BufferKind) -> wgpu::BufferUsages {
         BufferKind::Readback => U::MAP_READ | U::COPY_DST,
         BufferKind::MappableStorage => U::STORAGE | U::COPY_SRC | U::COPY_DST | U::MAP_WRITE,
         BufferKind::Upload => U::MAP_WRITE | U::COPY_SRC,
+        BufferKind::Uniform => U::UNIFORM | U::COPY_DST,
     }
 }
 
@@ -177,6 +178,7 @@ fn create_buffer(device: &wgpu::Device, bytes: u64, kind: BufferKind) -> Result<
             BufferKind::Readback => "tmath readback",
             BufferKind::MappableStorage => "tmath mappable storage",
             BufferKind::Upload => "tmath upload staging",
+            BufferKind::Uniform => "tmath params",
         }),
         size: bytes,
         usage: usages(kind),

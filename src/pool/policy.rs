@@ -50,21 +50,27 @@ pub enum BufferKind {
     /// Upload staging (`MAP_WRITE | COPY_SRC`), kept mapped while idle so the next upload writes
     /// straight into it; for the staged-write route on discrete GPUs (native).
     Upload,
+    /// Uniform parameters of ops (`UNIFORM | COPY_DST`), held by the engine's uniform arena.
+    Uniform,
 }
 
 impl BufferKind {
     /// All kinds, in a fixed order (for reports).
-    pub const ALL: [BufferKind; 4] = [
+    pub const ALL: [BufferKind; 5] = [
         BufferKind::Storage,
         BufferKind::Readback,
         BufferKind::MappableStorage,
         BufferKind::Upload,
+        BufferKind::Uniform,
     ];
 
     /// Whether buffers of this kind hold tensors (counted in `hits`/`misses`), as opposed to
     /// staging (counted in `staging_hits`/`staging_misses`).
     pub fn is_tensor_storage(self) -> bool {
-        !matches!(self, BufferKind::Readback | BufferKind::Upload)
+        !matches!(
+            self,
+            BufferKind::Readback | BufferKind::Upload | BufferKind::Uniform
+        )
     }
 }
 
@@ -192,7 +198,7 @@ pub struct PoolStats {
     pub hits_larger_class: u64,
     /// Tensor-storage requests that needed a new buffer.
     pub misses: u64,
-    /// Staging-buffer requests (readback, upload) served from a free list.
+    /// Staging-buffer requests (readback, upload, uniform params) served from a free list.
     pub staging_hits: u64,
     /// Staging-buffer requests that needed a new buffer.
     pub staging_misses: u64,
