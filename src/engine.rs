@@ -62,6 +62,14 @@ pub(crate) struct State {
     pub counters: Counters,
     pub ledger: Ledger,
     pub pipelines: Pipelines,
+    /// Uniform buffers holding ops' params, one 256-byte slot per dispatch, written with queue
+    /// writes. Writes land before the submission that uses them, so slots are reused from the
+    /// start after every flush and no buffer is created per op.
+    pub uniforms: Vec<Lease>,
+    pub uniform_cursor: u64,
+    /// On the web, a flush is queued for the end of the current task once work is recorded.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub flush_scheduled: bool,
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     /// Upload staging buffers used by pending commands: mapped again once submitted, then they
     /// return to the pool through `remapped` (native only).
@@ -97,6 +105,7 @@ impl State {
             None => false,
         };
         self.writes_pending = false;
+        self.uniform_cursor = 0;
         if submitted {
             self.counters.submits += 1;
         }
@@ -165,6 +174,46 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Write an op's params into the next uniform slot; returns the buffer and the slot's
+    /// dynamic offset. Slot buffers come from the pool once and stay with the engine.
+    pub fn params(&self, state: &mut State, bytes: &[u8]) -> Result<(wgpu::Buffer, u32)> {
+        use crate::kernels::UNIFORM_SLOT;
+        const ARENA: u64 = 64 << 10;
+        let slots = ARENA / UNIFORM_SLOT;
+        let index = (state.uniform_cursor / slots) as usize;
+        if index == state.uniforms.len() {
+            let lease = self.acquire(state, ARENA, BufferKind::Uniform)?;
+            state.uniforms.push(lease);
+        }
+        let offset = (state.uniform_cursor % slots) * UNIFORM_SLOT;
+        let buffer = state.uniforms[index].buffer.clone();
+        let mut slot = [0u8; UNIFORM_SLOT as usize];
+        slot[..bytes.len()].copy_from_slice(bytes);
+        self.gpu.queue.write_buffer(&buffer, offset, &slot);
+        state.writes_pending = cfg!(not(target_arch = "wasm32")) || state.writes_pending;
+        state.uniform_cursor += 1;
+        Ok((buffer, offset as u32))
+    }
+
+    /// After recording work: on the web, submit it at the end of the current task (natively the
+    /// next read or `flush` does).
+    pub fn recorded(self: &Arc<Self>, state: &mut State) {
+        #[cfg(target_arch = "wasm32")]
+        if !state.flush_scheduled {
+            state.flush_scheduled = true;
+            let weak = Arc::downgrade(self);
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(shared) = weak.upgrade() {
+                    let mut state = shared.lock();
+                    state.flush_scheduled = false;
+                    state.flush(&shared.gpu.queue);
+                }
+            });
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = state;
+    }
+
     /// A lease of at least `bytes` for `kind`, from the pool.
     pub fn acquire(&self, state: &mut State, bytes: u64, kind: BufferKind) -> Result<Lease> {
         self.gpu.check_alive()?;
@@ -203,6 +252,9 @@ impl Engine {
             counters: Counters::default(),
             ledger: Ledger::new(config.ledger_capacity),
             pipelines: Pipelines::default(),
+            uniforms: Vec::new(),
+            uniform_cursor: 0,
+            flush_scheduled: false,
             remap_after_flush: Vec::new(),
             remapped: Arc::default(),
         };

@@ -1,0 +1,481 @@
+//! Operations on tensors: matmul and elementwise ops with broadcasting. Outputs come from the
+//! pool, params go into the engine's uniform slots, pipelines and bind groups are cached, and
+//! everything is recorded into the pending encoder: a chain of ops is one submission.
+
+use crate::dtype::DType;
+use crate::engine::{Engine, Shared, State};
+use crate::error::{Error, Result};
+use crate::kernels::{groups, ElementMode, ElementOp, Kernel, UNIFORM_SLOT};
+use crate::pool::{BufferKind, Lease};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use std::sync::Arc;
+
+/// An operand of an elementwise op: a tensor or a scalar.
+#[derive(Clone, Copy, Debug)]
+pub enum Operand<'a> {
+    /// A tensor of the engine.
+    Tensor(&'a Tensor),
+    /// A number, converted to the tensor operand's dtype (int32 needs an integer).
+    Scalar(f64),
+}
+
+impl<'a> From<&'a Tensor> for Operand<'a> {
+    fn from(t: &'a Tensor) -> Self {
+        Operand::Tensor(t)
+    }
+}
+
+impl From<f64> for Operand<'_> {
+    fn from(x: f64) -> Self {
+        Operand::Scalar(x)
+    }
+}
+
+impl From<f32> for Operand<'_> {
+    fn from(x: f32) -> Self {
+        Operand::Scalar(x as f64)
+    }
+}
+
+impl From<i32> for Operand<'_> {
+    fn from(x: i32) -> Self {
+        Operand::Scalar(x as f64)
+    }
+}
+
+/// Most dimensions an elementwise op broadcasts over.
+pub const MAX_RANK: usize = 8;
+
+fn shape_str(shape: &Shape) -> String {
+    format!("{:?}", shape.dims())
+}
+
+/// The NumPy broadcast of two shapes, or `InvalidShape` naming both.
+pub fn broadcast_shapes(a: &Shape, b: &Shape) -> Result<Shape> {
+    let rank = a.rank().max(b.rank());
+    let dim = |s: &Shape, i: usize| {
+        let offset = rank - s.rank();
+        if i < offset {
+            1
+        } else {
+            s.dims()[i - offset]
+        }
+    };
+    let mut out = Vec::with_capacity(rank);
+    for i in 0..rank {
+        let (x, y) = (dim(a, i), dim(b, i));
+        if x != y && x != 1 && y != 1 {
+            return Err(Error::invalid_shape(format!(
+                "shapes {} and {} do not broadcast: dimension {i} is {x} against {y} (each must be equal or 1)",
+                shape_str(a),
+                shape_str(b)
+            )));
+        }
+        out.push(x.max(y));
+    }
+    Shape::new(&out)
+}
+
+/// Element strides of `shape` seen through the broadcast `out` shape (0 where broadcast).
+fn broadcast_strides(shape: &Shape, out: &Shape) -> [u32; MAX_RANK] {
+    let mut strides = [0u32; MAX_RANK];
+    let offset = out.rank() - shape.rank();
+    let mut stride = 1u64;
+    for i in (0..shape.rank()).rev() {
+        let d = shape.dims()[i];
+        strides[i + offset] = if d == 1 { 0 } else { stride as u32 };
+        stride *= d as u64;
+    }
+    strides
+}
+
+fn check_owned(engine: &Engine, t: &Tensor, op: &str) -> Result<()> {
+    if !engine.owns(t) {
+        return Err(Error::DeviceMismatch {
+            reason: format!(
+                "{op} takes tensors of this engine; bring others over with to_device_tensor first"
+            ),
+        });
+    }
+    if t.is_disposed() {
+        return Err(Error::disposed(format!(
+            "tensor {} {} passed to {op}",
+            t.shape(),
+            t.dtype()
+        )));
+    }
+    Ok(())
+}
+
+fn words(bytes: u64) -> u64 {
+    bytes.next_multiple_of(4).max(4)
+}
+
+impl Engine {
+    /// `a × b` for float32, float16 or bfloat16 tensors of one dtype, with float32 accumulation:
+    /// 2-D `[m, k] × [k, n]`, or batched `[batch, m, k] × [batch, k, n]` where a 2-D side is
+    /// broadcast over the batch. The result has the inputs' dtype.
+    pub fn matmul(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        check_owned(self, a, "matmul")?;
+        check_owned(self, b, "matmul")?;
+        let dtype = a.dtype();
+        if dtype != b.dtype() || dtype == DType::I32 {
+            return Err(Error::UnsupportedDtype {
+                name: format!("{} × {}", a.dtype(), b.dtype()),
+                reason: "matmul takes two float32, float16 or bfloat16 tensors of the same dtype; convert one with prepare_tensor".into(),
+            });
+        }
+        let (sa, sb) = (a.shape(), b.shape());
+        let bad = |why: &str| {
+            Error::invalid_shape(format!(
+                "matmul of {} and {}: {why}",
+                shape_str(sa),
+                shape_str(sb)
+            ))
+        };
+        if !(2..=3).contains(&sa.rank()) || !(2..=3).contains(&sb.rank()) {
+            return Err(bad("each side must be 2-D [m, k] or 3-D [batch, m, k]"));
+        }
+        let (da, db) = (sa.dims(), sb.dims());
+        let (m, k) = (da[da.len() - 2], da[da.len() - 1]);
+        let (k2, n) = (db[db.len() - 2], db[db.len() - 1]);
+        if k != k2 {
+            return Err(bad(&format!(
+                "the inner dimensions differ ({k} against {k2})"
+            )));
+        }
+        let batch_a = (sa.rank() == 3).then(|| da[0]);
+        let batch_b = (sb.rank() == 3).then(|| db[0]);
+        let batch = match (batch_a, batch_b) {
+            (Some(x), Some(y)) if x != y => {
+                return Err(bad(&format!("the batch sizes differ ({x} against {y})")))
+            }
+            (x, y) => x.or(y),
+        };
+        let out_shape = match batch {
+            Some(bt) => Shape::new(&[bt, m, n])?,
+            None => Shape::new(&[m, n])?,
+        };
+        let batch = batch.unwrap_or(1) as u64;
+        let (m64, n64, k64) = (m as u64, n as u64, k as u64);
+        let groups_x = n64.div_ceil(64);
+        let groups_y = m64.div_ceil(64);
+        if groups_x > 65_535 || groups_y > 65_535 || batch > 65_535 {
+            return Err(Error::TooLarge {
+                what: "matmul grid (64×64 tiles per dimension, batch)",
+                requested: groups_x.max(groups_y).max(batch),
+                limit: 65_535,
+            });
+        }
+        let shared = &self.shared;
+        let max_binding = shared.gpu.report.max_storage_buffer_binding_size;
+        let out_f32 = batch * m64 * n64 * 4;
+        for (what, bytes) in [
+            ("matmul input", a.byte_len()),
+            ("matmul input", b.byte_len()),
+            ("matmul output", out_f32),
+        ] {
+            if bytes > max_binding {
+                return Err(Error::TooLarge {
+                    what,
+                    requested: bytes,
+                    limit: max_binding,
+                });
+            }
+        }
+        let params: Vec<u32> = vec![
+            m as u32,
+            n as u32,
+            k as u32,
+            if batch_a.is_some() {
+                (m64 * k64) as u32
+            } else {
+                0
+            },
+            if batch_b.is_some() {
+                (k64 * n64) as u32
+            } else {
+                0
+            },
+            (m64 * n64) as u32,
+        ];
+        let mut state = shared.lock();
+        let (ba, bb) = (a.raw_buffer()?, b.raw_buffer()?);
+        let out = shared.acquire(&mut state, out_f32, BufferKind::Storage)?;
+        let recorded = (|| {
+            let (uniform, offset) = shared.params(&mut state, bytemuck::cast_slice(&params))?;
+            let kernel = Kernel::Matmul { input: dtype };
+            let device = &shared.gpu.device;
+            let pipeline = state.pipelines.get(device, kernel).clone();
+            let bind = state.pipelines.bind_group(
+                device,
+                kernel,
+                &[
+                    (&ba, 0, words(a.byte_len())),
+                    (&bb, 0, words(b.byte_len())),
+                    (&out.buffer, 0, words(out_f32)),
+                    (&uniform, 0, UNIFORM_SLOT),
+                ],
+            );
+            for buffer in [&ba, &bb, &out.buffer] {
+                state.uses(buffer);
+            }
+            let encoder = state.encoder(device);
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("tmath matmul"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind, &[offset]);
+            pass.dispatch_workgroups(groups_x as u32, groups_y as u32, batch as u32);
+            drop(pass);
+            state.counters.dispatches += 1;
+            Ok(())
+        })();
+        if let Err(e) = recorded {
+            state.release(out);
+            return Err(e);
+        }
+        let result = if dtype == DType::F32 {
+            Ok(out)
+        } else {
+            narrow_output(shared, &mut state, out, dtype, batch * m64 * n64)
+        };
+        shared.recorded(&mut state);
+        drop(state);
+        Ok(Tensor::from_lease(
+            Arc::clone(shared),
+            out_shape,
+            dtype,
+            result?,
+        ))
+    }
+
+    /// `a + b` with NumPy broadcasting; either side may be a scalar.
+    pub fn add<'a>(&self, a: impl Into<Operand<'a>>, b: impl Into<Operand<'a>>) -> Result<Tensor> {
+        self.elementwise(ElementOp::Add, a.into(), b.into())
+    }
+
+    /// `a - b` with NumPy broadcasting; either side may be a scalar.
+    pub fn sub<'a>(&self, a: impl Into<Operand<'a>>, b: impl Into<Operand<'a>>) -> Result<Tensor> {
+        self.elementwise(ElementOp::Sub, a.into(), b.into())
+    }
+
+    /// `a * b` with NumPy broadcasting; either side may be a scalar.
+    pub fn mul<'a>(&self, a: impl Into<Operand<'a>>, b: impl Into<Operand<'a>>) -> Result<Tensor> {
+        self.elementwise(ElementOp::Mul, a.into(), b.into())
+    }
+
+    /// `a / b` with NumPy broadcasting; either side may be a scalar. int32 division truncates;
+    /// int32 division by zero gives `a` (WGSL's definition).
+    pub fn div<'a>(&self, a: impl Into<Operand<'a>>, b: impl Into<Operand<'a>>) -> Result<Tensor> {
+        self.elementwise(ElementOp::Div, a.into(), b.into())
+    }
+
+    /// `max(a, 0)`: negative values become +0; NaN and -0 pass through.
+    pub fn relu(&self, a: &Tensor) -> Result<Tensor> {
+        self.elementwise(ElementOp::Relu, Operand::Tensor(a), Operand::Scalar(0.0))
+    }
+
+    /// An elementwise op on float32 or int32 operands.
+    pub fn elementwise(&self, op: ElementOp, a: Operand<'_>, b: Operand<'_>) -> Result<Tensor> {
+        let (first, mode, other) = match (a, b) {
+            (Operand::Tensor(x), Operand::Tensor(y)) => {
+                let mode = if x.shape() == y.shape() {
+                    ElementMode::SameShape
+                } else {
+                    ElementMode::Broadcast
+                };
+                (x, mode, Operand::Tensor(y))
+            }
+            (Operand::Tensor(x), s @ Operand::Scalar(_)) => (x, ElementMode::ScalarRight, s),
+            (s @ Operand::Scalar(_), Operand::Tensor(y)) => (y, ElementMode::ScalarLeft, s),
+            (Operand::Scalar(_), Operand::Scalar(_)) => {
+                return Err(Error::invalid_argument(
+                    op.name(),
+                    "at least one operand must be a tensor",
+                ))
+            }
+        };
+        let mode = if op == ElementOp::Relu {
+            ElementMode::SameShape
+        } else {
+            mode
+        };
+        check_owned(self, first, op.name())?;
+        let dtype = first.dtype();
+        if !matches!(dtype, DType::F32 | DType::I32) {
+            return Err(Error::UnsupportedDtype {
+                name: dtype.name().into(),
+                reason: format!(
+                    "{} runs on float32 and int32 tensors; widen 16-bit tensors with prepare_tensor(t, float32) first",
+                    op.name()
+                ),
+            });
+        }
+        let (second, scalar) = match other {
+            Operand::Tensor(y) => {
+                check_owned(self, y, op.name())?;
+                if y.dtype() != dtype {
+                    return Err(Error::UnsupportedDtype {
+                        name: format!("{} and {}", dtype, y.dtype()),
+                        reason: format!(
+                            "{} takes operands of one dtype; convert one with prepare_tensor",
+                            op.name()
+                        ),
+                    });
+                }
+                (Some(y), 0u32)
+            }
+            Operand::Scalar(x) if op == ElementOp::Relu => (None, x as u32),
+            Operand::Scalar(x) => (None, scalar_bits(x, dtype, op)?),
+        };
+        let out_shape = match second {
+            Some(y) if mode == ElementMode::Broadcast => {
+                broadcast_shapes(first.shape(), y.shape())?
+            }
+            _ => first.shape().clone(),
+        };
+        if out_shape.rank() > MAX_RANK {
+            return Err(Error::invalid_shape(format!(
+                "{} broadcasts over at most {MAX_RANK} dimensions; {} has {}",
+                op.name(),
+                shape_str(&out_shape),
+                out_shape.rank()
+            )));
+        }
+        let n = out_shape.elements();
+        let len = n * 4;
+        let shared = &self.shared;
+        let max_binding = shared.gpu.report.max_storage_buffer_binding_size;
+        if len > max_binding || n > u32::MAX as u64 {
+            return Err(Error::TooLarge {
+                what: "elementwise output",
+                requested: len,
+                limit: max_binding,
+            });
+        }
+        let mut params = vec![n as u32, out_shape.rank() as u32, scalar, 0];
+        let mut dims = [1u32; MAX_RANK];
+        for (i, &d) in out_shape.dims().iter().enumerate() {
+            dims[i] = d as u32;
+        }
+        params.extend_from_slice(&dims);
+        params.extend_from_slice(&broadcast_strides(first.shape(), &out_shape));
+        params.extend_from_slice(&match second {
+            Some(y) => broadcast_strides(y.shape(), &out_shape),
+            None => [0; MAX_RANK],
+        });
+        let mut state = shared.lock();
+        let ba = first.raw_buffer()?;
+        let bb = match second {
+            Some(y) => y.raw_buffer()?,
+            None => ba.clone(),
+        };
+        let b_len = second.map_or(first.byte_len(), Tensor::byte_len);
+        let out = shared.acquire(&mut state, len, BufferKind::Storage)?;
+        let recorded = (|| {
+            let (uniform, offset) = shared.params(&mut state, bytemuck::cast_slice(&params))?;
+            let kernel = Kernel::Elementwise { op, dtype, mode };
+            let device = &shared.gpu.device;
+            let pipeline = state.pipelines.get(device, kernel).clone();
+            let bind = state.pipelines.bind_group(
+                device,
+                kernel,
+                &[
+                    (&ba, 0, words(first.byte_len())),
+                    (&bb, 0, words(b_len)),
+                    (&out.buffer, 0, words(len)),
+                    (&uniform, 0, UNIFORM_SLOT),
+                ],
+            );
+            for buffer in [&ba, &bb, &out.buffer] {
+                state.uses(buffer);
+            }
+            let encoder = state.encoder(device);
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("tmath elementwise"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind, &[offset]);
+            let (x, y) = groups(n);
+            pass.dispatch_workgroups(x, y, 1);
+            drop(pass);
+            state.counters.dispatches += 1;
+            Ok(())
+        })();
+        if let Err(e) = recorded {
+            state.release(out);
+            return Err(e);
+        }
+        shared.recorded(&mut state);
+        drop(state);
+        Ok(Tensor::from_lease(
+            Arc::clone(shared),
+            out_shape,
+            dtype,
+            out,
+        ))
+    }
+}
+
+/// A scalar operand's bits in the op's dtype.
+fn scalar_bits(x: f64, dtype: DType, op: ElementOp) -> Result<u32> {
+    match dtype {
+        DType::I32 => {
+            if x.fract() != 0.0 || !(i32::MIN as f64..=i32::MAX as f64).contains(&x) {
+                return Err(Error::ValueOutOfRange {
+                    reason: format!(
+                        "{} on an int32 tensor needs an int32 scalar, got {x}",
+                        op.name()
+                    ),
+                });
+            }
+            Ok(x as i32 as u32)
+        }
+        _ => Ok((x as f32).to_bits()),
+    }
+}
+
+/// Cast a float32 op result into `dtype` (16-bit outputs are packed, so the kernel writes float32
+/// and one cast narrows it, bit-exactly); the float32 buffer goes back to the pool.
+fn narrow_output(
+    shared: &Arc<Shared>,
+    state: &mut State,
+    wide: Lease,
+    dtype: DType,
+    elements: u64,
+) -> Result<Lease> {
+    let narrow = match shared.acquire(state, elements * dtype.size_bytes(), BufferKind::Storage) {
+        Ok(lease) => lease,
+        Err(e) => {
+            state.release(wide);
+            return Err(e);
+        }
+    };
+    let device = &shared.gpu.device;
+    let mut encoder = state.encoder.take().unwrap_or_else(|| {
+        device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("tmath"),
+        })
+    });
+    state.counters.dispatches += crate::kernels::record_cast(
+        device,
+        &mut state.pipelines,
+        &mut encoder,
+        &wide.buffer,
+        DType::F32,
+        &narrow.buffer,
+        dtype,
+        elements,
+        shared.gpu.report.max_storage_buffer_binding_size,
+    );
+    state.encoder = Some(encoder);
+    state.uses(&narrow.buffer);
+    // Released while the cast that reads it is pending: any later queue write into it flushes
+    // first, and recorded work stays in order.
+    state.release(wide);
+    Ok(narrow)
+}
