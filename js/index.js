@@ -223,6 +223,26 @@ export class Engine {
   }
   /** A new tensor with `tensor`'s data cast to `dtype` (a GPU copy when the dtype is the same). */
   cast(tensor, dtype) { return wrap(call(() => this.#inner.cast(wasmTensorOf(tensor, 'cast'), dtype))); }
+  /**
+   * `a × b` (float32, float16 or bfloat16, one dtype, float32 accumulation): 2-D [m, k] × [k, n]
+   * or batched [batch, m, k] × [batch, k, n], a 2-D side broadcast over the batch. Stays on the GPU.
+   */
+  matmul(a, b) { return wrap(call(() => this.#inner.matmul(wasmTensorOf(a, 'matmul'), wasmTensorOf(b, 'matmul')))); }
+  /** `a + b` with NumPy broadcasting; either side may be a number (float32 and int32 tensors). */
+  add(a, b) { return this.#binary('add', a, b); }
+  /** `a - b` with NumPy broadcasting; either side may be a number. */
+  sub(a, b) { return this.#binary('sub', a, b); }
+  /** `a * b` with NumPy broadcasting; either side may be a number. */
+  mul(a, b) { return this.#binary('mul', a, b); }
+  /** `a / b` with NumPy broadcasting; either side may be a number. */
+  div(a, b) { return this.#binary('div', a, b); }
+  /** `max(a, 0)`. */
+  relu(a) { return wrap(call(() => this.#inner.relu(wasmTensorOf(a, 'relu')))); }
+  #binary(op, a, b) {
+    if (typeof a === 'number' && b instanceof Tensor) return wrap(call(() => this.#inner.binaryScalar(op, wasmTensorOf(b, op), a, true)));
+    if (typeof b === 'number') return wrap(call(() => this.#inner.binaryScalar(op, wasmTensorOf(a, op), b, false)));
+    return wrap(call(() => this.#inner.binaryTensors(op, wasmTensorOf(a, op), wasmTensorOf(b, op))));
+  }
   /** A new tensor with a GPU copy of `tensor`'s data. */
   copy(tensor) { return wrap(call(() => this.#inner.copy(wasmTensorOf(tensor, 'copy')))); }
   /** The last transfers, oldest first: { route, fallbackFrom, reason, dtypeIn, dtypeOut, bytes, wallMs }. */

@@ -203,6 +203,22 @@ impl Shared {
             state.flush_scheduled = true;
             let weak = Arc::downgrade(self);
             wasm_bindgen_futures::spawn_local(async move {
+                // A macrotask, not a microtask: promises awaited within the task (a readback,
+                // say) must not split its work into two submissions.
+                let timer = js_sys::Promise::new(&mut |resolve, _| {
+                    let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+                        .ok()
+                        .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok());
+                    match set_timeout {
+                        Some(f) => {
+                            let _ = f.call2(&wasm_bindgen::JsValue::NULL, &resolve, &0.into());
+                        }
+                        None => {
+                            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+                        }
+                    }
+                });
+                let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
                 if let Some(shared) = weak.upgrade() {
                     let mut state = shared.lock();
                     state.flush_scheduled = false;

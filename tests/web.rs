@@ -225,3 +225,52 @@ async fn prepare_tensor_is_free_when_the_precision_matches() {
     assert_eq!(after.counters.conversions - before.counters.conversions, 1);
     assert_eq!(h.byte_len(), 6);
 }
+
+#[wasm_bindgen_test]
+async fn resident_chains_submit_once_and_host_matmuls_cost_what_they_should() {
+    let engine = engine_with(PoolConfig::default()).await;
+    let a: Vec<f32> = (0..48 * 40)
+        .map(|i| ((i % 13) as f32 - 6.0) / 8.0)
+        .collect();
+    let b: Vec<f32> = (0..40 * 24).map(|i| ((i % 7) as f32 - 3.0) / 4.0).collect();
+    let host_matmul = || async {
+        let ta = engine.to_device(&a, [48, 40], None).unwrap();
+        let tb = engine.to_device(&b, [40, 24], None).unwrap();
+        f32s(&engine.matmul(&ta, &tb).unwrap()).await
+    };
+    let first = host_matmul().await;
+    let before = engine.stats();
+    let second = host_matmul().await;
+    let after = engine.stats();
+    assert_eq!(first, second);
+    for i in [0usize, 100, 48 * 24 - 1] {
+        let (r, c) = (i / 24, i % 24);
+        let want: f32 = (0..40).map(|p| a[r * 40 + p] * b[p * 24 + c]).sum();
+        assert!(
+            (first[i] - want).abs() < 1e-4,
+            "{i}: {} vs {want}",
+            first[i]
+        );
+    }
+    assert_eq!(after.pool.buffers_created, before.pool.buffers_created);
+    assert_eq!(after.counters.copies - before.counters.copies, 3);
+    assert_eq!(after.counters.submits - before.counters.submits, 1);
+
+    let x = engine.to_device(&a, [48, 40], None).unwrap();
+    let w = engine.to_device(&b, [40, 24], None).unwrap();
+    let chain = || {
+        let y = engine.matmul(&x, &w).unwrap();
+        let y = engine.add(&y, 1.0).unwrap();
+        engine.relu(&y).unwrap()
+    };
+    drop(chain());
+    engine.flush().unwrap();
+    let before = engine.stats();
+    let out = chain();
+    engine.flush().unwrap();
+    let after = engine.stats();
+    assert_eq!(after.pool.buffers_created, before.pool.buffers_created);
+    assert_eq!(after.counters.copies, before.counters.copies);
+    assert_eq!(after.counters.submits - before.counters.submits, 1);
+    assert!(f32s(&out).await.iter().all(|&v| v >= 0.0));
+}

@@ -287,6 +287,53 @@ impl WasmEngine {
             .map_err(to_js_error)
     }
 
+    /// `matmul(a, b)`.
+    pub fn matmul(&self, a: &WasmTensor, b: &WasmTensor) -> JsResult<WasmTensor> {
+        self.engine
+            .matmul(&a.tensor, &b.tensor)
+            .map(|tensor| WasmTensor { tensor })
+            .map_err(to_js_error)
+    }
+
+    /// `add/sub/mul/div(a, b)` with two tensors.
+    #[wasm_bindgen(js_name = binaryTensors)]
+    pub fn binary_tensors(&self, op: &str, a: &WasmTensor, b: &WasmTensor) -> JsResult<WasmTensor> {
+        let op = element_op(op).map_err(to_js_error)?;
+        self.engine
+            .elementwise(op, (&a.tensor).into(), (&b.tensor).into())
+            .map(|tensor| WasmTensor { tensor })
+            .map_err(to_js_error)
+    }
+
+    /// `add/sub/mul/div(a, b)` with a scalar on one side.
+    #[wasm_bindgen(js_name = binaryScalar)]
+    pub fn binary_scalar(
+        &self,
+        op: &str,
+        t: &WasmTensor,
+        scalar: f64,
+        scalar_left: bool,
+    ) -> JsResult<WasmTensor> {
+        let op = element_op(op).map_err(to_js_error)?;
+        let (a, b) = if scalar_left {
+            (scalar.into(), (&t.tensor).into())
+        } else {
+            ((&t.tensor).into(), scalar.into())
+        };
+        self.engine
+            .elementwise(op, a, b)
+            .map(|tensor| WasmTensor { tensor })
+            .map_err(to_js_error)
+    }
+
+    /// `relu(a)`.
+    pub fn relu(&self, a: &WasmTensor) -> JsResult<WasmTensor> {
+        self.engine
+            .relu(&a.tensor)
+            .map(|tensor| WasmTensor { tensor })
+            .map_err(to_js_error)
+    }
+
     /// `pool.get(shape, dtype?)`.
     #[wasm_bindgen(js_name = poolGet)]
     pub fn pool_get(&self, shape: JsValue, dtype: JsValue) -> JsResult<WasmTensor> {
@@ -417,6 +464,22 @@ impl WasmTensor {
             .map_err(to_js_error)
         })
     }
+}
+
+fn element_op(name: &str) -> crate::Result<crate::ElementOp> {
+    use crate::ElementOp as Op;
+    Ok(match name {
+        "add" => Op::Add,
+        "sub" => Op::Sub,
+        "mul" => Op::Mul,
+        "div" => Op::Div,
+        other => {
+            return Err(Error::invalid_argument(
+                "op",
+                format!("unknown op {other:?}"),
+            ))
+        }
+    })
 }
 
 fn typed_array(dtype: DType, raw: js_sys::ArrayBuffer) -> JsValue {
