@@ -66,6 +66,9 @@ pub(crate) struct State {
     /// writes. Writes land before the submission that uses them, so slots are reused from the
     /// start after every flush and no buffer is created per op.
     pub uniforms: Vec<Lease>,
+    /// Leases returned while pending commands still use their buffers: they go back to the pool
+    /// (where they could be evicted and destroyed) only once those commands are submitted.
+    pub release_after_flush: Vec<Lease>,
     pub uniform_cursor: u64,
     /// On the web, a flush is queued for the end of the current task once work is recorded.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -106,6 +109,9 @@ impl State {
         };
         self.writes_pending = false;
         self.uniform_cursor = 0;
+        for lease in std::mem::take(&mut self.release_after_flush) {
+            self.release(lease);
+        }
         if submitted {
             self.counters.submits += 1;
         }
@@ -150,6 +156,10 @@ impl State {
     /// Return a lease to the pool. Pooled leases only come from this pool, so this cannot fail
     /// except through a tmath bug, which is reported in debug builds.
     pub fn release(&mut self, lease: Lease) {
+        if self.pending.contains(&lease.buffer) {
+            self.release_after_flush.push(lease);
+            return;
+        }
         let result = self.pool.release(&lease);
         debug_assert!(result.is_ok(), "{result:?}");
     }
@@ -202,22 +212,23 @@ impl Shared {
         if !state.flush_scheduled {
             state.flush_scheduled = true;
             let weak = Arc::downgrade(self);
-            wasm_bindgen_futures::spawn_local(async move {
-                // A macrotask, not a microtask: promises awaited within the task (a readback,
-                // say) must not split its work into two submissions.
-                let timer = js_sys::Promise::new(&mut |resolve, _| {
-                    let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
-                        .ok()
-                        .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok());
-                    match set_timeout {
-                        Some(f) => {
-                            let _ = f.call2(&wasm_bindgen::JsValue::NULL, &resolve, &0.into());
-                        }
-                        None => {
-                            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
-                        }
+            // A macrotask, not a microtask: promises awaited within the task (a readback, say)
+            // must not split its work into two submissions. The timer is set now, so it fires
+            // before any timer the caller sets after recording.
+            let timer = js_sys::Promise::new(&mut |resolve, _| {
+                let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+                    .ok()
+                    .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok());
+                match set_timeout {
+                    Some(f) => {
+                        let _ = f.call2(&wasm_bindgen::JsValue::NULL, &resolve, &0.into());
                     }
-                });
+                    None => {
+                        let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+                    }
+                }
+            });
+            wasm_bindgen_futures::spawn_local(async move {
                 let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
                 if let Some(shared) = weak.upgrade() {
                     let mut state = shared.lock();
@@ -269,6 +280,7 @@ impl Engine {
             ledger: Ledger::new(config.ledger_capacity),
             pipelines: Pipelines::default(),
             uniforms: Vec::new(),
+            release_after_flush: Vec::new(),
             uniform_cursor: 0,
             flush_scheduled: false,
             remap_after_flush: Vec::new(),

@@ -474,8 +474,7 @@ fn narrow_output(
     );
     state.encoder = Some(encoder);
     state.uses(&narrow.buffer);
-    // Released while the cast that reads it is pending: any later queue write into it flushes
-    // first, and recorded work stays in order.
+    // The cast that reads it is pending, so it returns to the pool at the next flush.
     state.release(wide);
     Ok(narrow)
 }

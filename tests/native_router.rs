@@ -260,16 +260,25 @@ fn converting_on_upload_is_counted_once() {
 }
 
 #[test]
-fn a_write_into_a_buffer_that_pending_work_uses_waits_for_that_work() {
+fn a_buffer_that_pending_work_uses_returns_to_the_pool_only_after_submission() {
     let engine = engine_with(UploadRoute::QueueWrite);
-    // zeros records a clear that is not yet submitted; the buffer goes straight back to the pool.
+    // zeros records a clear that is not yet submitted; disposing the tensor returns the buffer
+    // only at the next flush, so the upload gets another one.
     let z = engine.pool().zeros([2048], None).unwrap();
     z.dispose().unwrap();
-    // The upload reuses it; without the flush the write would run before the clear.
+    assert_eq!(
+        engine.stats().pool.bytes_in_use,
+        8192,
+        "held until the clear is submitted"
+    );
     let data = vec![7.0f32; 2048];
     let t = engine.to_device(&data, [2048], None).unwrap();
-    assert_eq!(engine.stats().pool.hits, 1);
+    assert_eq!(engine.stats().pool.hits, 0);
     assert_eq!(t.to_vec::<f32>().unwrap(), data);
+    // The flush that ran the readback returned the first buffer: the next upload reuses it.
+    let u = engine.to_device(&data, [2048], None).unwrap();
+    assert_eq!(engine.stats().pool.hits, 1);
+    assert_eq!(u.to_vec::<f32>().unwrap(), data);
 }
 
 #[test]
