@@ -567,7 +567,6 @@ mod native {
     /// The seed's table: the same work the old way (every op allocates fresh buffers and makes a
     /// host round trip: the "MPS → CPU → MLX → CPU → MPS" path) and the tmath way.
     fn e2e_suite(out: &mut Report) {
-        let gpu;
         let after = Engine::new_blocking(EngineConfig::default()).expect("adapter");
         // The old engine: no pool at all, so every buffer is created fresh and destroyed after.
         let before = Engine::new_blocking(EngineConfig {
@@ -579,7 +578,7 @@ mod native {
             ..EngineConfig::default()
         })
         .expect("adapter");
-        gpu = after.adapter().device_type != "cpu";
+        let gpu = after.adapter().device_type != "cpu";
         let n = if gpu { 1024 } else { 256 };
         let reps = if gpu { 10 } else { 3 };
         let (ha, hb) = (random_f32(n * n, 1), random_f32(n * n, 2));
@@ -640,7 +639,8 @@ mod native {
         let ops = 10.0;
         let chain_before = |e: &Engine| {
             let mut h = ha.clone();
-            let steps: [&dyn Fn(&Engine, &tmath::Tensor) -> tmath::Tensor; 10] = [
+            type Step<'s> = &'s dyn Fn(&Engine, &tmath::Tensor) -> tmath::Tensor;
+            let steps: [Step; 10] = [
                 &|e, x| {
                     e.matmul(x, &e.to_device(&hb, [n, n], None).unwrap())
                         .unwrap()
