@@ -27,8 +27,9 @@ const TM: u32 = 64u;
 const TN: u32 = 64u;
 const TK: u32 = 16u;
 
-var<workgroup> tile_a: array<f32, 1024>; // [kk][i], TK × TM
-var<workgroup> tile_b: array<f32, 1024>; // [kk][j], TK × TN
+// Stored as vec4s so each invocation reads its 4 rows / 4 columns in one 16-byte access.
+var<workgroup> tile_a: array<vec4<f32>, 256>; // [kk][i / 4], TK × TM
+var<workgroup> tile_b: array<vec4<f32>, 256>; // [kk][j / 4], TK × TN
 
 fn widen(word: u32, index: u32) -> f32 {
     let h = (word >> ((index & 1u) * 16u)) & 0xffffu;
@@ -63,7 +64,11 @@ fn main(
     let col0 = group.x * TN;
     let a_base = batch * p.a_batch;
     let b_base = batch * p.b_batch;
-    var acc: array<f32, 16>;
+    // Four accumulator rows in registers (a dynamically indexed array could spill to memory).
+    var acc0 = vec4<f32>();
+    var acc1 = vec4<f32>();
+    var acc2 = vec4<f32>();
+    var acc3 = vec4<f32>();
     for (var t = 0u; t < p.k; t += TK) {
         for (var e = 0u; e < 4u; e++) {
             let idx = flat + e * 256u;
@@ -76,7 +81,7 @@ fn main(
             if (r < p.m && kc < p.k) {
                 va = load_a(a_base + r * p.k + kc);
             }
-            tile_a[kk * TM + i] = va;
+            tile_a[kk * 16u + i / 4u][i % 4u] = va;
             // B: 16 rows of k × 64 columns; consecutive invocations read consecutive columns.
             let kr = idx / TN;
             let j = idx % TN;
@@ -86,34 +91,43 @@ fn main(
             if (kb < p.k && cc < p.n) {
                 vb = load_b(b_base + kb * p.n + cc);
             }
-            tile_b[kr * TN + j] = vb;
+            tile_b[kr * 16u + j / 4u][j % 4u] = vb;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
-            let ar = kk * TM + local.y * 4u;
-            let bc = kk * TN + local.x * 4u;
-            let av = vec4<f32>(tile_a[ar], tile_a[ar + 1u], tile_a[ar + 2u], tile_a[ar + 3u]);
-            let bv = vec4<f32>(tile_b[bc], tile_b[bc + 1u], tile_b[bc + 2u], tile_b[bc + 3u]);
-            for (var i = 0u; i < 4u; i++) {
-                acc[i * 4u] += av[i] * bv.x;
-                acc[i * 4u + 1u] += av[i] * bv.y;
-                acc[i * 4u + 2u] += av[i] * bv.z;
-                acc[i * 4u + 3u] += av[i] * bv.w;
-            }
+            let av = tile_a[kk * 16u + local.y];
+            let bv = tile_b[kk * 16u + local.x];
+            acc0 += av.x * bv;
+            acc1 += av.y * bv;
+            acc2 += av.z * bv;
+            acc3 += av.w * bv;
         }
         workgroupBarrier();
     }
     let c_base = batch * p.c_batch;
-    for (var i = 0u; i < 4u; i++) {
-        let r = row0 + local.y * 4u + i;
-        if (r >= p.m) {
-            break;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let cc = col0 + local.x * 4u + j;
-            if (cc < p.n) {
-                c[c_base + r * p.n + cc] = acc[i * 4u + j];
-            }
+    let r = row0 + local.y * 4u;
+    let cc = col0 + local.x * 4u;
+    store_row(c_base, r, cc, acc0);
+    store_row(c_base, r + 1u, cc, acc1);
+    store_row(c_base, r + 2u, cc, acc2);
+    store_row(c_base, r + 3u, cc, acc3);
+}
+
+fn store_row(base: u32, r: u32, cc: u32, v: vec4<f32>) {
+    if (r >= p.m) {
+        return;
+    }
+    let at = base + r * p.n + cc;
+    if (cc + 3u < p.n) {
+        c[at] = v.x;
+        c[at + 1u] = v.y;
+        c[at + 2u] = v.z;
+        c[at + 3u] = v.w;
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        if (cc + j < p.n) {
+            c[at + j] = v[j];
         }
     }
 }
