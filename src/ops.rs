@@ -44,6 +44,9 @@ impl From<i32> for Operand<'_> {
     }
 }
 
+/// Products whose m and n are both at least this use the 128×128-tile matmul.
+pub const LARGE_MATMUL: usize = 256;
+
 /// Most dimensions an elementwise op broadcasts over.
 pub const MAX_RANK: usize = 8;
 
@@ -159,11 +162,15 @@ impl Engine {
         };
         let batch = batch.unwrap_or(1) as u64;
         let (m64, n64, k64) = (m as u64, n as u64, k as u64);
-        let groups_x = n64.div_ceil(64);
-        let groups_y = m64.div_ceil(64);
+        // Variants by shape: 128×128 tiles when both sides are large, 64×64 otherwise (small
+        // and skinny products, where bigger tiles would leave most of the GPU idle).
+        let large = m >= LARGE_MATMUL && n >= LARGE_MATMUL;
+        let tile = if large { 128 } else { 64 };
+        let groups_x = n64.div_ceil(tile);
+        let groups_y = m64.div_ceil(tile);
         if groups_x > 65_535 || groups_y > 65_535 || batch > 65_535 {
             return Err(Error::TooLarge {
-                what: "matmul grid (64×64 tiles per dimension, batch)",
+                what: "matmul grid (tiles per dimension, batch)",
                 requested: groups_x.max(groups_y).max(batch),
                 limit: 65_535,
             });
@@ -205,7 +212,10 @@ impl Engine {
         let out = shared.acquire(&mut state, out_f32, BufferKind::Storage)?;
         let recorded = (|| {
             let (uniform, offset) = shared.params(&mut state, bytemuck::cast_slice(&params))?;
-            let kernel = Kernel::Matmul { input: dtype };
+            let kernel = Kernel::Matmul {
+                input: dtype,
+                large,
+            };
             let device = &shared.gpu.device;
             let pipeline = state.pipelines.get(device, kernel).clone();
             let bind = state.pipelines.bind_group(

@@ -12,8 +12,9 @@ pub(crate) enum Kernel {
     Copy,
     /// A dtype cast, one output word per invocation (`cast.wgsl`, specialised by constants).
     Cast { src: DType, dst: DType },
-    /// Tiled matmul with f32 accumulation and f32 output, inputs of `input` dtype.
-    Matmul { input: DType },
+    /// Tiled matmul with f32 accumulation and f32 output, inputs of `input` dtype; `large`
+    /// picks the 128×128-tile variant.
+    Matmul { input: DType, large: bool },
     /// An elementwise op (`elementwise.wgsl`).
     Elementwise {
         op: ElementOp,
@@ -78,7 +79,12 @@ impl Kernel {
         match self {
             Kernel::Copy => include_str!("copy.wgsl").into(),
             Kernel::Cast { .. } => format!("{f16}\n{}", include_str!("cast.wgsl")),
-            Kernel::Matmul { .. } => format!("{f16}\n{}", include_str!("matmul.wgsl")),
+            Kernel::Matmul { large: false, .. } => {
+                format!("{f16}\n{}", include_str!("matmul.wgsl"))
+            }
+            Kernel::Matmul { large: true, .. } => {
+                format!("{f16}\n{}", include_str!("matmul_large.wgsl"))
+            }
             Kernel::Elementwise { .. } => include_str!("elementwise.wgsl").into(),
         }
     }
@@ -96,7 +102,7 @@ impl Kernel {
         match self {
             Kernel::Copy => Vec::new(),
             Kernel::Cast { src, dst } => vec![("SRC", code(src)), ("DST", code(dst))],
-            Kernel::Matmul { input } => vec![("IN", code(input))],
+            Kernel::Matmul { input, .. } => vec![("IN", code(input))],
             Kernel::Elementwise { op, dtype, mode } => vec![
                 ("OP", op as u32 as f64),
                 ("TYPE", code(dtype)),
