@@ -115,17 +115,31 @@ impl Gpu {
             }
         }));
 
+        #[allow(unused_mut)]
+        let mut device_type = match info.device_type {
+            wgpu::DeviceType::DiscreteGpu => "discrete-gpu",
+            wgpu::DeviceType::IntegratedGpu => "integrated-gpu",
+            wgpu::DeviceType::Cpu => "cpu",
+            wgpu::DeviceType::VirtualGpu => "virtual-gpu",
+            wgpu::DeviceType::Other => "other",
+        };
+        // Browsers report no device type; SwiftShader (Chromium without a GPU) is a CPU device,
+        // and the per-adapter rules (copy method, matmul tiles, conversion site) should know.
+        #[cfg(target_arch = "wasm32")]
+        if let Some(raw) = device.as_webgpu() {
+            let info = js_sys::Reflect::get(raw, &"adapterInfo".into()).unwrap_or_default();
+            let architecture = js_sys::Reflect::get(&info, &"architecture".into())
+                .ok()
+                .and_then(|a| a.as_string())
+                .unwrap_or_default();
+            if architecture == "swiftshader" {
+                device_type = "cpu";
+            }
+        }
         let report = AdapterReport {
             name: info.name.clone(),
             backend: info.backend.to_str().to_owned(),
-            device_type: match info.device_type {
-                wgpu::DeviceType::DiscreteGpu => "discrete-gpu",
-                wgpu::DeviceType::IntegratedGpu => "integrated-gpu",
-                wgpu::DeviceType::Cpu => "cpu",
-                wgpu::DeviceType::VirtualGpu => "virtual-gpu",
-                wgpu::DeviceType::Other => "other",
-            }
-            .to_owned(),
+            device_type: device_type.to_owned(),
             driver: [info.driver.as_str(), info.driver_info.as_str()]
                 .iter()
                 .filter(|s| !s.is_empty())

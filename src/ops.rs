@@ -44,8 +44,10 @@ impl From<i32> for Operand<'_> {
     }
 }
 
-/// Products whose m and n are both at least this use the 128×128-tile matmul.
-pub const LARGE_MATMUL: usize = 256;
+/// Products with at least this many 128×128 output tiles use the 128×128-tile matmul. Measured
+/// on an H100 (bench/RESULTS.md): at 4096² the large variant gives 19.4 against 17.0 TFLOP/s
+/// (1024 tiles), at 2048² (256 tiles) and 1024² (64 tiles) it is 20–45 % slower.
+pub const LARGE_MATMUL_TILES: u64 = 512;
 
 /// Most dimensions an elementwise op broadcasts over.
 pub const MAX_RANK: usize = 8;
@@ -162,9 +164,13 @@ impl Engine {
         };
         let batch = batch.unwrap_or(1) as u64;
         let (m64, n64, k64) = (m as u64, n as u64, k as u64);
-        // Variants by shape: 128×128 tiles when both sides are large, 64×64 otherwise (small
-        // and skinny products, where bigger tiles would leave most of the GPU idle).
-        let large = m >= LARGE_MATMUL && n >= LARGE_MATMUL;
+        // Variants by shape: 128×128 tiles when there are enough of them to fill a large GPU,
+        // 64×64 otherwise (small and skinny products, where bigger tiles leave SMs idle).
+        // CPU devices (lavapipe, SwiftShader) have few cores to fill and gain from the larger
+        // block from 256 up (2x on lavapipe at 512).
+        let tiles = m64.div_ceil(128) * n64.div_ceil(128) * batch;
+        let cpu = self.shared.gpu.report.device_type == "cpu";
+        let large = tiles >= LARGE_MATMUL_TILES || (cpu && m >= 256 && n >= 256);
         let tile = if large { 128 } else { 64 };
         let groups_x = n64.div_ceil(tile);
         let groups_y = m64.div_ceil(tile);

@@ -69,8 +69,8 @@ fn matmul_matches_the_reference_for_any_sizes_and_batches() {
         (0, 0, 64, 64, 64),
         (0, 0, 130, 70, 33),
         (0, 0, 1, 300, 65),
-        (0, 0, 300, 77, 259), // the 128×128-tile variant, with partial tiles
-        (2, 0, 256, 33, 384),
+        (4, 0, 1420, 9, 1420), // 576 tiles of 128×128: the large variant, partial tiles
+        (0, 0, 300, 77, 259),
         (3, 3, 17, 9, 11),
         (4, 0, 5, 6, 7),
         (0, 4, 5, 6, 7),
