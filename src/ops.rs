@@ -216,39 +216,17 @@ impl Engine {
         let mut state = shared.lock();
         let (ba, bb) = (a.raw_buffer()?, b.raw_buffer()?);
         let out = shared.acquire(&mut state, out_f32, BufferKind::Storage)?;
-        let recorded = (|| {
-            let (uniform, offset) = shared.params(&mut state, bytemuck::cast_slice(&params))?;
-            let kernel = Kernel::Matmul {
-                input: dtype,
-                large,
-            };
-            let device = &shared.gpu.device;
-            let pipeline = state.pipelines.get(device, kernel).clone();
-            let bind = state.pipelines.bind_group(
-                device,
-                kernel,
-                &[
-                    (&ba, 0, words(a.byte_len())),
-                    (&bb, 0, words(b.byte_len())),
-                    (&out.buffer, 0, words(out_f32)),
-                    (&uniform, 0, UNIFORM_SLOT),
-                ],
-            );
-            for buffer in [&ba, &bb, &out.buffer] {
-                state.uses(buffer);
-            }
-            let encoder = state.encoder(device);
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("tmath matmul"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind, &[offset]);
-            pass.dispatch_workgroups(groups_x as u32, groups_y as u32, batch as u32);
-            drop(pass);
-            state.counters.dispatches += 1;
-            Ok(())
-        })();
+        let kernel = Kernel::Matmul {
+            input: dtype,
+            large,
+        };
+        let bindings = [
+            (&ba, words(a.byte_len())),
+            (&bb, words(b.byte_len())),
+            (&out.buffer, words(out_f32)),
+        ];
+        let grid = (groups_x as u32, groups_y as u32, batch as u32);
+        let recorded = record_op(shared, &mut state, kernel, &params, bindings, grid);
         if let Err(e) = recorded {
             state.release(out);
             return Err(e);
@@ -391,37 +369,14 @@ impl Engine {
         };
         let b_len = second.map_or(first.byte_len(), Tensor::byte_len);
         let out = shared.acquire(&mut state, len, BufferKind::Storage)?;
-        let recorded = (|| {
-            let (uniform, offset) = shared.params(&mut state, bytemuck::cast_slice(&params))?;
-            let kernel = Kernel::Elementwise { op, dtype, mode };
-            let device = &shared.gpu.device;
-            let pipeline = state.pipelines.get(device, kernel).clone();
-            let bind = state.pipelines.bind_group(
-                device,
-                kernel,
-                &[
-                    (&ba, 0, words(first.byte_len())),
-                    (&bb, 0, words(b_len)),
-                    (&out.buffer, 0, words(len)),
-                    (&uniform, 0, UNIFORM_SLOT),
-                ],
-            );
-            for buffer in [&ba, &bb, &out.buffer] {
-                state.uses(buffer);
-            }
-            let encoder = state.encoder(device);
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("tmath elementwise"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind, &[offset]);
-            let (x, y) = groups(n);
-            pass.dispatch_workgroups(x, y, 1);
-            drop(pass);
-            state.counters.dispatches += 1;
-            Ok(())
-        })();
+        let kernel = Kernel::Elementwise { op, dtype, mode };
+        let bindings = [
+            (&ba, words(first.byte_len())),
+            (&bb, words(b_len)),
+            (&out.buffer, words(len)),
+        ];
+        let (x, y) = groups(n);
+        let recorded = record_op(shared, &mut state, kernel, &params, bindings, (x, y, 1));
         if let Err(e) = recorded {
             state.release(out);
             return Err(e);
@@ -435,6 +390,47 @@ impl Engine {
             out,
         ))
     }
+}
+
+/// Record one op: its params into a uniform slot, its (cached) pipeline and bind group over the
+/// two inputs and the output (whole-buffer ranges of the given sizes), and one dispatch.
+fn record_op(
+    shared: &Shared,
+    state: &mut State,
+    kernel: Kernel,
+    params: &[u32],
+    bindings: [(&wgpu::Buffer, u64); 3],
+    grid: (u32, u32, u32),
+) -> Result<()> {
+    let (uniform, offset) = shared.params(state, bytemuck::cast_slice(params))?;
+    let device = &shared.gpu.device;
+    let pipeline = state.pipelines.get(device, kernel).clone();
+    let [(a, a_len), (b, b_len), (out, out_len)] = bindings;
+    let bind = state.pipelines.bind_group(
+        device,
+        kernel,
+        &[
+            (a, 0, a_len),
+            (b, 0, b_len),
+            (out, 0, out_len),
+            (&uniform, 0, UNIFORM_SLOT),
+        ],
+    );
+    for buffer in [a, b, out] {
+        state.uses(buffer);
+    }
+    let mut pass = state
+        .encoder(device)
+        .begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("tmath op"),
+            timestamp_writes: None,
+        });
+    pass.set_pipeline(&pipeline);
+    pass.set_bind_group(0, &bind, &[offset]);
+    pass.dispatch_workgroups(grid.0, grid.1, grid.2);
+    drop(pass);
+    state.counters.dispatches += 1;
+    Ok(())
 }
 
 /// A scalar operand's bits in the op's dtype.

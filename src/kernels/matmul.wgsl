@@ -7,22 +7,6 @@
 // block; k advances in steps of 16 through workgroup-shared tiles. Any m, n, k: loads outside
 // the matrices read zeros and stores outside are skipped.
 
-override IN: u32 = 0u;
-
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    a_batch: u32,
-    b_batch: u32,
-    c_batch: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<u32>;
-@group(0) @binding(1) var<storage, read> b: array<u32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-
 const TM: u32 = 64u;
 const TN: u32 = 64u;
 const TK: u32 = 16u;
@@ -30,28 +14,6 @@ const TK: u32 = 16u;
 // Stored as vec4s so each invocation reads its 4 rows / 4 columns in one 16-byte access.
 var<workgroup> tile_a: array<vec4<f32>, 256>; // [kk][i / 4], TK × TM
 var<workgroup> tile_b: array<vec4<f32>, 256>; // [kk][j / 4], TK × TN
-
-fn widen(word: u32, index: u32) -> f32 {
-    let h = (word >> ((index & 1u) * 16u)) & 0xffffu;
-    if (IN == 1u) {
-        return bitcast<f32>(f16_to_f32(h));
-    }
-    return bitcast<f32>(h << 16u);
-}
-
-fn load_a(index: u32) -> f32 {
-    if (IN == 0u) {
-        return bitcast<f32>(a[index]);
-    }
-    return widen(a[index >> 1u], index);
-}
-
-fn load_b(index: u32) -> f32 {
-    if (IN == 0u) {
-        return bitcast<f32>(b[index]);
-    }
-    return widen(b[index >> 1u], index);
-}
 
 @compute @workgroup_size(16, 16, 1)
 fn main(
@@ -107,27 +69,8 @@ fn main(
     let c_base = batch * p.c_batch;
     let r = row0 + local.y * 4u;
     let cc = col0 + local.x * 4u;
-    store_row(c_base, r, cc, acc0);
-    store_row(c_base, r + 1u, cc, acc1);
-    store_row(c_base, r + 2u, cc, acc2);
-    store_row(c_base, r + 3u, cc, acc3);
-}
-
-fn store_row(base: u32, r: u32, cc: u32, v: vec4<f32>) {
-    if (r >= p.m) {
-        return;
-    }
-    let at = base + r * p.n + cc;
-    if (cc + 3u < p.n) {
-        c[at] = v.x;
-        c[at + 1u] = v.y;
-        c[at + 2u] = v.z;
-        c[at + 3u] = v.w;
-        return;
-    }
-    for (var j = 0u; j < 4u; j++) {
-        if (cc + j < p.n) {
-            c[at + j] = v[j];
-        }
-    }
+    store4(c_base, r, cc, acc0);
+    store4(c_base, r + 1u, cc, acc1);
+    store4(c_base, r + 2u, cc, acc2);
+    store4(c_base, r + 3u, cc, acc3);
 }

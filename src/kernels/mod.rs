@@ -79,12 +79,15 @@ impl Kernel {
         match self {
             Kernel::Copy => include_str!("copy.wgsl").into(),
             Kernel::Cast { .. } => format!("{f16}\n{}", include_str!("cast.wgsl")),
-            Kernel::Matmul { large: false, .. } => {
-                format!("{f16}\n{}", include_str!("matmul.wgsl"))
-            }
-            Kernel::Matmul { large: true, .. } => {
-                format!("{f16}\n{}", include_str!("matmul_large.wgsl"))
-            }
+            Kernel::Matmul { large, .. } => format!(
+                "{f16}\n{}\n{}",
+                include_str!("matmul_common.wgsl"),
+                if large {
+                    include_str!("matmul_large.wgsl")
+                } else {
+                    include_str!("matmul.wgsl")
+                }
+            ),
             Kernel::Elementwise { .. } => include_str!("elementwise.wgsl").into(),
         }
     }
