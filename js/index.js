@@ -40,7 +40,28 @@ function call(fn) {
 
 const CONSTRUCT = Symbol('tmath.construct');
 
-function wrap(inner) { return new Tensor(CONSTRUCT, inner); }
+const DISPOSE = Symbol.dispose ?? Symbol.for('Symbol.dispose');
+
+// tidy() scopes: tensors made while one is open are disposed when it closes, unless returned.
+const scopes = [];
+
+// The safety net: a Tensor the program dropped without dispose() gives its buffer back when the
+// garbage collector finalizes it; `engine.stats().leakedTensors` counts those, so leaks show.
+const leaked = new WeakMap(); // wasm engine -> count
+const safetyNet = new FinalizationRegistry(({ inner, engine }) => {
+  if (!inner.disposed()) {
+    try { inner.dispose(); } catch { /* the engine may be gone */ }
+    leaked.set(engine, (leaked.get(engine) ?? 0) + 1);
+  }
+  inner.free();
+});
+
+function wrap(inner, engine) {
+  const tensor = new Tensor(CONSTRUCT, inner);
+  safetyNet.register(tensor, { inner, engine }, tensor);
+  scopes.at(-1)?.push(tensor);
+  return tensor;
+}
 
 function checkOptions(options, allowed) {
   if (options === undefined || options === null) return {};
@@ -136,8 +157,10 @@ export class Tensor {
   get gpuBuffer() { return call(() => this.#inner.gpuBuffer()); }
   /** Whether dispose() was called. */
   get disposed() { return this.#inner.disposed(); }
-  /** Return the buffer to the pool. */
+  /** Return the buffer to the pool. A second dispose() throws `Disposed`. */
   dispose() { call(() => this.#inner.dispose()); }
+  /** `using t = engine.toDevice(...)`: disposes at the end of the block (quietly if already disposed). */
+  [DISPOSE]() { if (!this.#inner.disposed()) this.#inner.dispose(); }
   /**
    * Read the data back: Float32Array, Int32Array, Float16Array where the browser has it (else a
    * Uint16Array of float16 bits), or a Uint16Array of bfloat16 bits.
@@ -162,9 +185,9 @@ export class Pool {
   }
 
   /** A tensor on a pooled buffer; contents unspecified (a reused buffer keeps old data). */
-  get(shape, dtype) { return wrap(call(() => this.#engine.poolGet(shape, dtype))); }
+  get(shape, dtype) { return wrap(call(() => this.#engine.poolGet(shape, dtype)), this.#engine); }
   /** A tensor on a pooled buffer, cleared to zero on the GPU. */
-  zeros(shape, dtype) { return wrap(call(() => this.#engine.poolZeros(shape, dtype))); }
+  zeros(shape, dtype) { return wrap(call(() => this.#engine.poolZeros(shape, dtype)), this.#engine); }
   /** Return a tensor's buffer to the pool (the tensor is disposed). */
   put(tensor) {
     const inner = wasmTensorOf(tensor, 'pool.put');
@@ -208,8 +231,66 @@ export class Engine {
   get gpuDevice() { return this.#inner.gpuDevice(); }
   /** { name, vendor, architecture, backend, deviceType, driver, features: {...}, limits: {...} } */
   get adapterInfo() { return (this.#adapterInfo ??= Object.freeze(this.#inner.adapterInfo())); }
-  /** Every counter: { pool: {...}, copies, copyBytes, crossings, conversions, submits, dispatches }. */
-  stats() { return this.#inner.stats(); }
+  #wrap(inner) { return wrap(inner, this.#inner); }
+
+  /**
+   * Every counter: { pool: {...}, copies, copyBytes, crossings, conversions, submits, dispatches,
+   * leakedTensors } (leakedTensors: tensors the garbage collector found undisposed).
+   */
+  stats() { return { ...this.#inner.stats(), leakedTensors: leaked.get(this.#inner) ?? 0 }; }
+
+  /** Submit recorded GPU work now (also done by reads, and at the end of each task). */
+  flush() { call(() => this.#inner.flush()); }
+
+  /** Submit recorded work and resolve once the GPU has finished all of it. */
+  synchronize() { return this.#inner.synchronize(); }
+
+  /**
+   * Run `fn` (synchronous) and dispose every tensor it made that it does not return (a Tensor,
+   * or an array or plain object of Tensors), as TensorFlow.js's tidy does.
+   */
+  tidy(fn) {
+    if (typeof fn !== 'function') throw tmathError('InvalidArgument', 'tidy(fn) takes a function');
+    const made = [];
+    scopes.push(made);
+    let result;
+    try {
+      result = fn();
+    } finally {
+      scopes.pop();
+      const keep = new Set();
+      const collect = (v) => {
+        if (v instanceof Tensor) keep.add(v);
+        else if (Array.isArray(v)) v.forEach(collect);
+        else if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) Object.values(v).forEach(collect);
+      };
+      collect(result);
+      for (const t of made) {
+        if (!keep.has(t) && !t.disposed) t.dispose();
+        else if (keep.has(t)) scopes.at(-1)?.push(t); // returned: belongs to the enclosing scope
+      }
+    }
+    if (result instanceof Promise) throw tmathError('InvalidArgument', 'tidy(fn) takes a synchronous function; tensors of an async function cannot be tracked');
+    return result;
+  }
+
+  /**
+   * Run `fn` (sync or async) and report what it cost:
+   * `{ result, stats: counter deltas, ledger: the transfers it made }`.
+   */
+  async profile(fn) {
+    if (typeof fn !== 'function') throw tmathError('InvalidArgument', 'profile(fn) takes a function');
+    const before = this.stats();
+    const lastSeq = this.ledger().at(-1)?.seq ?? 0;
+    const result = await fn();
+    const after = this.stats();
+    const diff = (a, b) => Object.fromEntries(Object.keys(b).map((k) => [k, typeof b[k] === 'object' ? diff(a[k], b[k]) : b[k] - a[k]]));
+    return { result, stats: diff(before, after), ledger: this.ledger().filter((t) => t.seq > lastSeq) };
+  }
+
+  /** Release the GPU device and every pooled buffer; every later call throws `Disposed`. */
+  dispose() { this.#inner.dispose(); }
+  [DISPOSE]() { this.dispose(); }
   /**
    * The seed's `prepare_tensor`: `tensor` in `precision` (default: the engine's precision). When
    * the dtype already matches, the same object comes back (no copy, no dispatch, no allocation);
@@ -219,15 +300,15 @@ export class Engine {
   prepareTensor(tensor, precision) {
     const inner = wasmTensorOf(tensor, 'prepareTensor');
     const cast = call(() => this.#inner.prepareTensor(inner, precision));
-    return cast === undefined ? tensor : wrap(cast);
+    return cast === undefined ? tensor : this.#wrap(cast);
   }
   /** A new tensor with `tensor`'s data cast to `dtype` (a GPU copy when the dtype is the same). */
-  cast(tensor, dtype) { return wrap(call(() => this.#inner.cast(wasmTensorOf(tensor, 'cast'), dtype))); }
+  cast(tensor, dtype) { return this.#wrap(call(() => this.#inner.cast(wasmTensorOf(tensor, 'cast'), dtype))); }
   /**
    * `a × b` (float32, float16 or bfloat16, one dtype, float32 accumulation): 2-D [m, k] × [k, n]
    * or batched [batch, m, k] × [batch, k, n], a 2-D side broadcast over the batch. Stays on the GPU.
    */
-  matmul(a, b) { return wrap(call(() => this.#inner.matmul(wasmTensorOf(a, 'matmul'), wasmTensorOf(b, 'matmul')))); }
+  matmul(a, b) { return this.#wrap(call(() => this.#inner.matmul(wasmTensorOf(a, 'matmul'), wasmTensorOf(b, 'matmul')))); }
   /** `a + b` with NumPy broadcasting; either side may be a number (float32 and int32 tensors). */
   add(a, b) { return this.#binary('add', a, b); }
   /** `a - b` with NumPy broadcasting; either side may be a number. */
@@ -237,14 +318,14 @@ export class Engine {
   /** `a / b` with NumPy broadcasting; either side may be a number. */
   div(a, b) { return this.#binary('div', a, b); }
   /** `max(a, 0)`. */
-  relu(a) { return wrap(call(() => this.#inner.relu(wasmTensorOf(a, 'relu')))); }
+  relu(a) { return this.#wrap(call(() => this.#inner.relu(wasmTensorOf(a, 'relu')))); }
   #binary(op, a, b) {
-    if (typeof a === 'number' && b instanceof Tensor) return wrap(call(() => this.#inner.binaryScalar(op, wasmTensorOf(b, op), a, true)));
-    if (typeof b === 'number') return wrap(call(() => this.#inner.binaryScalar(op, wasmTensorOf(a, op), b, false)));
-    return wrap(call(() => this.#inner.binaryTensors(op, wasmTensorOf(a, op), wasmTensorOf(b, op))));
+    if (typeof a === 'number' && b instanceof Tensor) return this.#wrap(call(() => this.#inner.binaryScalar(op, wasmTensorOf(b, op), a, true)));
+    if (typeof b === 'number') return this.#wrap(call(() => this.#inner.binaryScalar(op, wasmTensorOf(a, op), b, false)));
+    return this.#wrap(call(() => this.#inner.binaryTensors(op, wasmTensorOf(a, op), wasmTensorOf(b, op))));
   }
   /** A new tensor with a GPU copy of `tensor`'s data. */
-  copy(tensor) { return wrap(call(() => this.#inner.copy(wasmTensorOf(tensor, 'copy')))); }
+  copy(tensor) { return this.#wrap(call(() => this.#inner.copy(wasmTensorOf(tensor, 'copy')))); }
   /** The last transfers, oldest first: { route, fallbackFrom, reason, dtypeIn, dtypeOut, bytes, wallMs }. */
   ledger() { return this.#inner.ledger(); }
 
@@ -279,10 +360,10 @@ export class Engine {
       }
     }
     if (isGpuBuffer(input)) {
-      return wrap(call(() => this.#inner.toDeviceBuffer(input, shape, dtype, adopt === true)));
+      return this.#wrap(call(() => this.#inner.toDeviceBuffer(input, shape, dtype, adopt === true)));
     }
     const data = foreignHostData(input) ?? { data: input, shape };
-    return wrap(call(() => this.#inner.toDeviceHost(data.data, shape ?? data.shape, dtype)));
+    return this.#wrap(call(() => this.#inner.toDeviceHost(data.data, shape ?? data.shape, dtype)));
   }
 
   /**
@@ -296,7 +377,7 @@ export class Engine {
     if (input instanceof Tensor) {
       const inner = wasmTensorOf(input, 'toDeviceAsync');
       if (call(() => this.#inner.toDeviceIdentity(inner))) return input;
-      return wrap(await this.#inner.toDeviceFromTensor(inner));
+      return this.#wrap(await this.#inner.toDeviceFromTensor(inner));
     }
     const foreign = foreignTensor(input, shape, dtype);
     if (foreign) {
@@ -308,12 +389,10 @@ export class Engine {
     }
     if (isGpuBuffer(input)) {
       if (device !== undefined && device !== this.gpuDevice) {
-        return wrap(await this.#inner.toDeviceCrossDevice(input, device, shape, dtype));
+        return this.#wrap(await this.#inner.toDeviceCrossDevice(input, device, shape, dtype));
       }
-      return wrap(await this.#inner.toDeviceBufferAsync(input, shape, dtype, adopt === true));
+      return this.#wrap(await this.#inner.toDeviceBufferAsync(input, shape, dtype, adopt === true));
     }
     return this.toDevice(input, shape, options);
   }
-  /** Submit recorded GPU work now. */
-  flush() { call(() => this.#inner.flush()); }
 }

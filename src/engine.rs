@@ -346,6 +346,38 @@ impl Engine {
         Ok(())
     }
 
+    /// Submit recorded work and wait until the GPU has finished everything submitted so far.
+    pub async fn synchronize(&self) -> Result<()> {
+        self.flush()?;
+        let slot: Arc<Mutex<crate::router::MapSlot>> = Arc::default();
+        let done = Arc::clone(&slot);
+        self.shared
+            .gpu
+            .queue
+            .on_submitted_work_done(move || crate::router::MapSlot::finish(&done, true));
+        #[cfg(not(target_arch = "wasm32"))]
+        self.shared
+            .gpu
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::DeviceLost {
+                reason: format!("waiting for the GPU failed: {e}"),
+            })?;
+        crate::router::MapWait(slot).await;
+        self.shared.gpu.check_alive()
+    }
+
+    /// Release the device and every idle buffer. Every later call on this engine or its tensors
+    /// is a `Disposed` error (disposing a tensor stays harmless).
+    pub fn dispose(&self) {
+        {
+            let mut state = self.shared.lock();
+            state.flush(&self.shared.gpu.queue);
+            state.pool.trim(0);
+        }
+        self.shared.gpu.dispose();
+    }
+
     /// Errors the device reported that no operation caught (validation errors of foreign work
     /// on a shared device, say), oldest first; the list is emptied.
     pub fn take_device_errors(&self) -> Vec<String> {

@@ -39,6 +39,8 @@ pub(crate) struct Gpu {
     pub report: AdapterReport,
     /// `Some(reason)` once the device is lost.
     lost: Arc<Mutex<Option<String>>>,
+    /// Set by `Engine::dispose`.
+    disposed: std::sync::atomic::AtomicBool,
     /// Errors no error scope caught, oldest first (kept short).
     uncaptured: Arc<Mutex<Vec<String>>>,
 }
@@ -158,12 +160,23 @@ impl Gpu {
             queue,
             report,
             lost,
+            disposed: Default::default(),
             uncaptured,
         })
     }
 
-    /// `Err(DeviceLost)` once the device is gone.
+    /// Mark the engine disposed and release the device.
+    pub fn dispose(&self) {
+        self.disposed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.device.destroy();
+    }
+
+    /// `Err(Disposed)` after `Engine::dispose`, `Err(DeviceLost)` once the device is gone.
     pub fn check_alive(&self) -> Result<()> {
+        if self.disposed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::disposed("the engine"));
+        }
         match self.lost.lock().ok().and_then(|slot| slot.clone()) {
             Some(reason) => Err(Error::DeviceLost { reason }),
             None => Ok(()),

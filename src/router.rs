@@ -126,12 +126,15 @@ pub struct Transfer {
     pub bytes: u64,
     /// Wall time of the call, in microseconds.
     pub wall_us: f64,
+    /// Position in the engine's sequence of transfers (set by the ledger; counts from 1).
+    pub seq: u64,
 }
 
 /// The last transfers, oldest first.
 pub(crate) struct Ledger {
     entries: VecDeque<Transfer>,
     capacity: usize,
+    next_seq: u64,
 }
 
 impl Ledger {
@@ -139,10 +142,13 @@ impl Ledger {
         Ledger {
             entries: VecDeque::with_capacity(capacity.min(1024)),
             capacity,
+            next_seq: 1,
         }
     }
 
-    pub fn push(&mut self, transfer: Transfer) {
+    pub fn push(&mut self, mut transfer: Transfer) {
+        transfer.seq = self.next_seq;
+        self.next_seq += 1;
         if self.capacity == 0 {
             return;
         }
@@ -378,6 +384,7 @@ impl Engine {
             dtype_out: target,
             bytes: bytes.len() as u64,
             wall_us: now_us() - start,
+            seq: 0,
         });
         drop(state);
         Ok(tensor)
@@ -433,6 +440,7 @@ impl Engine {
                 dtype_out: tensor.dtype(),
                 bytes: 0,
                 wall_us: now_us() - start,
+                seq: 0,
             });
             return Ok(tensor.clone());
         }
@@ -639,6 +647,7 @@ fn transfer(route: Route, dtype: DType, bytes: u64, start: f64) -> Transfer {
         dtype_out: dtype,
         bytes,
         wall_us: now_us() - start,
+        seq: 0,
     }
 }
 
@@ -940,11 +949,7 @@ pub(crate) async fn map(
     let slot: Arc<Mutex<MapSlot>> = Arc::default();
     let in_callback = Arc::clone(&slot);
     buffer.map_async(mode, 0..len, move |result| {
-        let mut slot = in_callback.lock().unwrap_or_else(PoisonError::into_inner);
-        slot.result = Some(result.is_ok());
-        if let Some(waker) = slot.waker.take() {
-            waker.wake();
-        }
+        MapSlot::finish(&in_callback, result.is_ok())
     });
     #[cfg(not(target_arch = "wasm32"))]
     gpu.device
@@ -964,12 +969,24 @@ pub(crate) async fn map(
 }
 
 #[derive(Default)]
-struct MapSlot {
+pub(crate) struct MapSlot {
     result: Option<bool>,
     waker: Option<Waker>,
 }
 
-struct MapWait(Arc<Mutex<MapSlot>>);
+/// Resolves with the slot's result once a callback has set it.
+pub(crate) struct MapWait(pub Arc<Mutex<MapSlot>>);
+
+impl MapSlot {
+    /// Record `ok` and wake the waiting task.
+    pub fn finish(slot: &Mutex<MapSlot>, ok: bool) {
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.result = Some(ok);
+        if let Some(waker) = slot.waker.take() {
+            waker.wake();
+        }
+    }
+}
 
 impl Future for MapWait {
     type Output = bool;

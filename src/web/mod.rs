@@ -250,6 +250,20 @@ impl WasmEngine {
         self.engine.flush().map_err(to_js_error)
     }
 
+    /// Submit and wait for the GPU to finish.
+    pub fn synchronize(&self) -> js_sys::Promise {
+        let engine = self.engine.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            engine.synchronize().await.map_err(to_js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Release the device; later calls are `Disposed`.
+    pub fn dispose(&self) {
+        self.engine.dispose();
+    }
+
     /// `prepareTensor(tensor, precision?)`: `undefined` when the tensor already has the precision
     /// (JS then returns the same object), else the cast tensor.
     #[wasm_bindgen(js_name = prepareTensor)]

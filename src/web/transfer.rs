@@ -260,6 +260,7 @@ impl WasmEngine {
             dtype_out: dtype,
             bytes: len,
             wall_us: now_us() - start,
+            seq: 0,
         });
         drop(state);
         Ok((
@@ -279,6 +280,7 @@ impl WasmEngine {
                 dtype_out: dtype,
                 bytes: 0,
                 wall_us: 0.0,
+                seq: 0,
             },
         );
         Tensor::new(
@@ -364,6 +366,7 @@ impl WasmEngine {
                     dtype_out: dtype,
                     bytes: len,
                     wall_us: now_us() - start,
+                    seq: 0,
                 });
                 Ok(tensor)
             }
@@ -492,6 +495,7 @@ impl WasmEngine {
                             dtype_out: dtype,
                             bytes: len,
                             wall_us: now_us() - start,
+                            seq: 0,
                         },
                     );
                     return Ok(tensor);
@@ -577,6 +581,7 @@ impl WasmEngine {
                     dtype_out: dtype,
                     bytes: len,
                     wall_us: now_us() - start,
+                    seq: 0,
                 });
                 drop(state);
                 Ok(tensor)
@@ -621,6 +626,7 @@ impl WasmEngine {
                 set("dtypeOut", t.dtype_out.name().into());
                 set("bytes", (t.bytes as f64).into());
                 set("wallMs", (t.wall_us / 1e3).into());
+                set("seq", (t.seq as f64).into());
                 JsValue::from(o)
             })
             .collect()

@@ -38,12 +38,12 @@ export const CHROMIUM_ARGS = [
   '--no-first-run', '--disable-quic',
 ];
 
-export async function launch() {
+export async function launch(extraArgs = []) {
   const userDataDir = await mkdtemp(join(tmpdir(), 'tmath-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
   });
   return context;
 }
