@@ -29,7 +29,9 @@ export async function serve(root = ROOT) {
     }
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
+  // Chromium keeps idle keep-alive connections open: close them, or close() waits for them.
+  const close = () => new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); });
+  return { url: `http://127.0.0.1:${server.address().port}`, close };
 }
 
 export const CHROMIUM_ARGS = [

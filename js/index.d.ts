@@ -1,0 +1,159 @@
+// Type declarations for the `tmath` package (the hand-written wrapper in js/index.js; the
+// wasm-bindgen classes it wraps are internal and declared in pkg/tmath.d.ts).
+
+/** Tensor dtypes. */
+export type DType = 'float32' | 'float16' | 'bfloat16' | 'int32';
+/** Names accepted wherever a dtype or precision is asked for (aliases included). */
+export type DTypeName = DType | 'f32' | 'f16' | 'half' | 'bf16' | 'bfloat16' | 'i32';
+
+/** Every `code` a TmathError can carry. */
+export type ErrorCode =
+  | 'InvalidShape' | 'DataLengthMismatch' | 'UnsupportedDtype' | 'ValueOutOfRange' | 'TooLarge'
+  | 'Disposed' | 'DeviceMismatch' | 'DeviceLost' | 'OutOfMemory' | 'NoAdapter' | 'InvalidArgument'
+  | 'Internal';
+
+/** What tmath throws: an Error with `name === 'TmathError'` and a stable `code`. */
+export interface TmathError extends Error {
+  name: 'TmathError';
+  code: ErrorCode;
+}
+
+export declare const ERROR_CODES: readonly ErrorCode[];
+export declare function isTmathError(e: unknown): e is TmathError;
+
+/** The typed array `toHost()` resolves to, by dtype (float16: Float16Array where the browser has it). */
+export type HostArray = Float32Array | Int32Array | Uint16Array | (typeof globalThis extends { Float16Array: infer F } ? F extends abstract new (...args: any) => infer I ? I : never : never);
+
+export interface EngineOptions {
+  /** Default precision (dtype of untyped data and of prepareTensor without one). Default 'float32'. */
+  precision?: DTypeName;
+  /** Idle bytes the pool keeps. Default 256 MiB. */
+  poolBudgetBytes?: number;
+  /** Idle buffers kept per size class. Default 100. */
+  maxPerClass?: number;
+  /** Smallest size class in bytes. Default 256. */
+  minClassBytes?: number;
+  powerPreference?: 'high-performance' | 'low-power';
+}
+
+export interface PoolStats {
+  hits: number;
+  hitsLargerClass: number;
+  misses: number;
+  stagingHits: number;
+  stagingMisses: number;
+  buffersCreated: number;
+  buffersDestroyed: number;
+  bytesInUse: number;
+  bytesCached: number;
+  peakBytesInUse: number;
+  budgetBytes: number;
+  evictions: number;
+  buffersInUse: number;
+  buffersCached: number;
+}
+
+export interface Stats {
+  pool: PoolStats;
+  copies: number;
+  copyBytes: number;
+  crossings: number;
+  conversions: number;
+  submits: number;
+  dispatches: number;
+  /** Tensors the garbage collector found undisposed (their buffers went back to the pool). */
+  leakedTensors: number;
+}
+
+export type Route =
+  | 'identity' | 'host-write' | 'mapped-write' | 'staged-write' | 'same-device-copy' | 'adopt'
+  | 'cross-device' | 'readback';
+
+export interface Transfer {
+  route: Route;
+  fallbackFrom: Route | null;
+  reason: string | null;
+  dtypeIn: string;
+  dtypeOut: DType;
+  bytes: number;
+  wallMs: number;
+  seq: number;
+}
+
+export interface AdapterInfo {
+  name: string;
+  vendor: string;
+  architecture: string;
+  backend: string;
+  deviceType: string;
+  driver: string;
+  features: { shaderF16: boolean; timestampQuery: boolean; mappablePrimaryBuffers: boolean; subgroups: boolean };
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
+}
+
+export interface ToDeviceOptions {
+  dtype?: DTypeName;
+  /** Take a GPUBuffer of engine.gpuDevice as the tensor's storage, without a copy. */
+  adopt?: boolean;
+  /** The GPUDevice a GPUBuffer belongs to (toDeviceAsync moves it through the host, once). */
+  device?: GPUDevice;
+}
+
+/** What toDevice accepts besides tmath Tensors. */
+export type DeviceInput =
+  | Float32Array | Int32Array | Uint16Array | BigInt64Array | Float64Array | Uint8Array | ArrayBuffer
+  | number[] | GPUBuffer | { location: 'gpu-buffer'; gpuBuffer: GPUBuffer; dims: readonly number[]; type: string }
+  | { location: 'cpu'; data: ArrayBufferView; dims: readonly number[] }
+  | { dataToGPU(): { buffer: GPUBuffer; tensorRef?: { dispose(): void } }; shape: number[]; dtype: string }
+  | ArrayBufferView;
+
+export declare class Tensor {
+  private constructor();
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly byteLength: number;
+  /** The GPUBuffer (pending work is submitted first); may be larger than byteLength. */
+  readonly gpuBuffer: GPUBuffer;
+  readonly disposed: boolean;
+  toHost(): Promise<HostArray>;
+  dispose(): void;
+  [Symbol.dispose](): void;
+}
+
+export declare class Pool {
+  private constructor();
+  get(shape: readonly number[], dtype?: DTypeName): Tensor;
+  zeros(shape: readonly number[], dtype?: DTypeName): Tensor;
+  put(tensor: Tensor): void;
+  stats(): PoolStats;
+  trim(targetBytes?: number): number;
+}
+
+type TensorTree = Tensor | TensorTree[] | { [key: string]: TensorTree } | unknown;
+
+export declare class Engine {
+  private constructor();
+  static create(options?: EngineOptions): Promise<Engine>;
+  readonly pool: Pool;
+  readonly gpuDevice: GPUDevice;
+  readonly adapterInfo: AdapterInfo;
+  toDevice(input: Tensor | DeviceInput, shape?: readonly number[], options?: ToDeviceOptions): Tensor;
+  toDeviceAsync(input: Tensor | DeviceInput, shape?: readonly number[], options?: ToDeviceOptions): Promise<Tensor>;
+  prepareTensor(tensor: Tensor, precision?: DTypeName): Tensor;
+  cast(tensor: Tensor, dtype: DTypeName): Tensor;
+  copy(tensor: Tensor): Tensor;
+  matmul(a: Tensor, b: Tensor): Tensor;
+  add(a: Tensor | number, b: Tensor | number): Tensor;
+  sub(a: Tensor | number, b: Tensor | number): Tensor;
+  mul(a: Tensor | number, b: Tensor | number): Tensor;
+  div(a: Tensor | number, b: Tensor | number): Tensor;
+  relu(a: Tensor): Tensor;
+  stats(): Stats;
+  ledger(): Transfer[];
+  flush(): void;
+  synchronize(): Promise<void>;
+  tidy<T extends TensorTree>(fn: () => T): T;
+  profile<T>(fn: () => T | Promise<T>): Promise<{ result: T; stats: Stats; ledger: Transfer[] }>;
+  dispose(): void;
+  [Symbol.dispose](): void;
+}
