@@ -2,7 +2,8 @@
 # `npm test`: every test. Installs what it needs (scripts/setup.sh), then runs
 #   1. the native tests on a real wgpu adapter (lavapipe without a GPU), unit tests included;
 #   2. the wasm tests in headless Chromium's WebGPU (wasm-bindgen-test + Debian's chromedriver);
-#   3. the JS-level tests (node --test + playwright-core driving /usr/bin/chromium) on the built package.
+#   3. a TypeScript check of the declarations, then the JS-level tests (node --test +
+#      playwright-core driving /usr/bin/chromium) on the built package and its npm tarball.
 # A missing adapter fails loudly; nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,9 @@ cargo test --all-targets
 echo "== browser tests (wasm-bindgen-test in headless Chromium)"
 CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver} \
   cargo test --target wasm32-unknown-unknown --test web
+
+echo "== TypeScript declarations (tsc on tests/types/usage.ts)"
+node node_modules/typescript/bin/tsc -p tests/types
 
 echo "== JS API tests (node --test, playwright-core, Chromium)"
 bash scripts/build-web.sh
