@@ -34,6 +34,8 @@ export interface EngineOptions {
   /** Smallest size class in bytes. Default 256. */
   minClassBytes?: number;
   powerPreference?: 'high-performance' | 'low-power';
+  /** Clear every reused tensor buffer before handing it out. Default false. */
+  zeroOnReuse?: boolean;
 }
 
 export interface PoolStats {

@@ -32,6 +32,11 @@ pub struct EngineConfig {
     pub gpu_copy: GpuCopy,
     /// Transfers kept in the ledger (default 256).
     pub ledger_capacity: usize,
+    /// Clear every reused tensor buffer on the GPU before handing it out (default off: `get`
+    /// returns a reused buffer with whatever it held, as the seed's pool does). With it on, no
+    /// value written through one tensor can be read through another, at the cost of a clear
+    /// per reuse.
+    pub zero_on_reuse: bool,
 }
 
 impl Default for EngineConfig {
@@ -44,6 +49,7 @@ impl Default for EngineConfig {
             gpu_copy: GpuCopy::Auto,
             upload_conversion: ConversionSite::Auto,
             ledger_capacity: 256,
+            zero_on_reuse: false,
         }
     }
 }
@@ -244,7 +250,15 @@ impl Shared {
     /// A lease of at least `bytes` for `kind`, from the pool.
     pub fn acquire(&self, state: &mut State, bytes: u64, kind: BufferKind) -> Result<Lease> {
         self.gpu.check_alive()?;
-        state.pool.acquire(&self.gpu.device, bytes, kind)
+        let lease = state.pool.acquire(&self.gpu.device, bytes, kind)?;
+        if self.config.zero_on_reuse && lease.reused && kind.is_tensor_storage() {
+            // The whole buffer, not just the new tensor's bytes: gpuBuffer exposes all of it.
+            state
+                .encoder(&self.gpu.device)
+                .clear_buffer(&lease.buffer, 0, None);
+            state.uses(&lease.buffer);
+        }
+        Ok(lease)
     }
 }
 

@@ -186,3 +186,41 @@ fn dropping_the_last_handle_returns_the_buffer() {
     let stats = engine.stats().pool;
     assert_eq!((stats.bytes_in_use, stats.bytes_cached), (0, 4096));
 }
+
+#[test]
+fn zero_on_reuse_keeps_one_tensors_data_from_another() {
+    use tmath::UploadRoute;
+    for upload in [UploadRoute::QueueWrite, UploadRoute::Auto] {
+        let engine = Engine::new_blocking(EngineConfig {
+            zero_on_reuse: true,
+            upload,
+            ..EngineConfig::default()
+        })
+        .unwrap();
+        let secret: Vec<f32> = (0..1000).map(|i| i as f32 + 1.0).collect();
+        let t = engine.to_device(&secret, [1000], None).unwrap();
+        t.to_vec::<f32>().unwrap();
+        drop(t);
+        // A smaller upload lands on the same (reused) buffer: the rest of that buffer, reachable
+        // through buffer(), no longer holds the earlier data.
+        let small = engine.to_device(&secret[..980], [980], None).unwrap();
+        assert_eq!(engine.stats().pool.hits, 1, "{upload:?}");
+        let whole = engine
+            .to_device_buffer(&small.buffer().unwrap(), [1000], tmath::DType::F32, false)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
+        let mut want = vec![0.0; 1000];
+        want[..980].copy_from_slice(&secret[..980]);
+        assert_eq!(whole, want, "{upload:?}");
+        if upload == UploadRoute::QueueWrite {
+            // get() of a reused buffer reads zeros too.
+            drop(small);
+            engine.flush().unwrap();
+            let hits = engine.stats().pool.hits;
+            let reused = engine.pool().get([990], None).unwrap();
+            assert_eq!(engine.stats().pool.hits, hits + 1);
+            assert_eq!(reused.to_vec::<f32>().unwrap(), vec![0.0; 990]);
+        }
+    }
+}

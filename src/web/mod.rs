@@ -40,12 +40,13 @@ fn get(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
-const OPTIONS: [&str; 5] = [
+const OPTIONS: [&str; 6] = [
     "precision",
     "poolBudgetBytes",
     "maxPerClass",
     "minClassBytes",
     "powerPreference",
+    "zeroOnReuse",
 ];
 
 /// A non-negative safe integer, or `InvalidArgument` naming the option.
@@ -101,6 +102,12 @@ fn engine_config(options: &JsValue) -> crate::Result<EngineConfig> {
     let min = get(options, "minClassBytes");
     if !min.is_undefined() {
         config.pool.min_class_bytes = byte_count(&min, "minClassBytes")?.max(4);
+    }
+    let zero = get(options, "zeroOnReuse");
+    if !zero.is_undefined() {
+        config.zero_on_reuse = zero.as_bool().ok_or_else(|| {
+            Error::invalid_argument("zeroOnReuse", format!("expected a boolean, got {zero:?}"))
+        })?;
     }
     let power = get(options, "powerPreference");
     if !power.is_undefined() {
