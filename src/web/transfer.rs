@@ -181,6 +181,14 @@ fn record(engine: &crate::Engine, transfer: Transfer) {
     engine.shared.lock().record(transfer);
 }
 
+/// Counts a same-device copy and records it in the ledger.
+fn record_copy(engine: &crate::Engine, transfer: Transfer) {
+    let mut state = engine.shared.lock();
+    state.counters.copies += 1;
+    state.counters.copy_bytes += transfer.bytes;
+    state.record(transfer);
+}
+
 fn required_dtype(dtype: &JsValue) -> Result<DType> {
     if dtype.is_undefined() || dtype.is_null() {
         return Err(Error::invalid_argument(
@@ -219,6 +227,18 @@ fn check_foreign(raw: &RawBuffer, shape: &Shape, dtype: DType, adopt: bool) -> R
     Ok(len)
 }
 
+/// The error for a same-device copy that failed validation: a destroyed buffer is the caller's
+/// bad argument; anything else means the buffer belongs to another device.
+fn copy_failed(detail: &str) -> Error {
+    if detail.to_ascii_lowercase().contains("destroyed") {
+        return Error::invalid_argument(
+            "buffer",
+            format!("the GPUBuffer was destroyed ({detail}); hand tmath a live buffer"),
+        );
+    }
+    device_mismatch(detail)
+}
+
 fn device_mismatch(detail: &str) -> Error {
     Error::DeviceMismatch {
         reason: format!(
@@ -234,7 +254,7 @@ impl WasmEngine {
         shape: Shape,
         dtype: DType,
         len: u64,
-    ) -> Result<(Tensor, js_sys::Promise)> {
+    ) -> Result<(Tensor, js_sys::Promise, Transfer)> {
         let start = now_us();
         let shared = &self.engine.shared;
         let device = raw::of_device(&shared.gpu.device);
@@ -250,9 +270,10 @@ impl WasmEngine {
         );
         let scope = device.pop_error_scope();
         state.counters.submits += 1;
-        state.counters.copies += 1;
-        state.counters.copy_bytes += len;
-        state.record(Transfer {
+        drop(state);
+        // The copy is counted and recorded by the caller once it is known to be valid (async) or
+        // at once (sync, where validation is only known later).
+        let transfer = Transfer {
             route: Route::SameDeviceCopy,
             fallback_from: None,
             reason: None,
@@ -261,11 +282,11 @@ impl WasmEngine {
             bytes: len,
             wall_us: now_us() - start,
             seq: 0,
-        });
-        drop(state);
+        };
         Ok((
             Tensor::from_lease(Arc::clone(shared), shape, dtype, lease),
             scope,
+            transfer,
         ))
     }
 
@@ -428,7 +449,8 @@ impl WasmEngine {
                     "the GPUBuffer's usage lacks COPY_SRC, so it cannot be copied on the GPU; engine.toDeviceAsync reads it through the host instead (it needs MAP_READ)",
                 ));
             }
-            let (tensor, scope) = self.same_device_copy(&raw, shape, dtype, len)?;
+            let (tensor, scope, transfer) = self.same_device_copy(&raw, shape, dtype, len)?;
+            record_copy(&self.engine, transfer);
             let watched = tensor.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 if let Ok(error) = JsFuture::from(scope).await {
@@ -437,7 +459,7 @@ impl WasmEngine {
                             .ok()
                             .and_then(|m| m.as_string())
                             .unwrap_or_default();
-                        watched.set_fault(device_mismatch(&message));
+                        watched.set_fault(copy_failed(&message));
                     }
                 }
             });
@@ -500,7 +522,7 @@ impl WasmEngine {
                     );
                     return Ok(tensor);
                 }
-                let (tensor, scope) = this.same_device_copy(&raw, shape, dtype, len)?;
+                let (tensor, scope, transfer) = this.same_device_copy(&raw, shape, dtype, len)?;
                 let error = JsFuture::from(scope).await.unwrap_or(JsValue::NULL);
                 if !error.is_null() && !error.is_undefined() {
                     let message = Reflect::get(&error, &"message".into())
@@ -508,8 +530,9 @@ impl WasmEngine {
                         .and_then(|m| m.as_string())
                         .unwrap_or_default();
                     tensor.dispose()?;
-                    return Err(device_mismatch(&message));
+                    return Err(copy_failed(&message));
                 }
+                record_copy(&this.engine, transfer);
                 Ok(tensor)
             };
             run.await
