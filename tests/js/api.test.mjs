@@ -1,24 +1,12 @@
 // The JS API in headless Chromium's WebGPU, loaded from a plain <script type="module">.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, openPage } from './harness.mjs';
+import { usePage } from './harness.mjs';
 
-let server, context, page, problems;
-
-before(async () => {
-  server = await serve();
-  context = await launch();
-  ({ page, problems } = await openPage(context, `${server.url}/tests/js/page.html`));
-  await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
-});
-
-after(async () => {
-  await context?.close();
-  await server?.close();
-});
+const fx = usePage();
 
 test('Engine.create acquires WebGPU and reports the adapter', async () => {
-  const info = await page.evaluate(async () => {
+  const info = await fx.page.evaluate(async () => {
     const engine = await tmath.Engine.create();
     window.engine = engine;
     return {
@@ -38,7 +26,7 @@ test('Engine.create acquires WebGPU and reports the adapter', async () => {
 });
 
 test('pool.get / zeros / put / stats / trim', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const { pool, gpuDevice } = engine;
     const s0 = pool.stats();
     const t = pool.get([1000], 'float32');
@@ -89,7 +77,7 @@ test('pool.get / zeros / put / stats / trim', async () => {
 });
 
 test('toHost returns the typed array of each dtype; 16-bit tensors are packed', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const out = {};
     for (const [dtype, shape] of [['float16', [3, 3]], ['bf16', [5]], ['i32', [4]], ['half', [1]]]) {
       const t = engine.pool.zeros(shape, dtype);
@@ -108,7 +96,7 @@ test('toHost returns the typed array of each dtype; 16-bit tensors are packed', 
 });
 
 test('a disposed tensor refuses every use with Disposed', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const t = engine.pool.get([16]);
     t.dispose();
     const codes = {};
@@ -130,7 +118,7 @@ test('a disposed tensor refuses every use with Disposed', async () => {
 });
 
 test('bad input throws TmathError with its code and leaves the pool as it was', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const { pool } = engine;
     const other = await tmath.Engine.create();
     const foreign = other.pool.get([4]);
@@ -201,7 +189,7 @@ test('bad input throws TmathError with its code and leaves the pool as it was', 
 });
 
 test('options reach the pool', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const e = await tmath.Engine.create({ precision: 'f16', poolBudgetBytes: 4096, maxPerClass: 2 });
     const t = e.pool.get([8]);
     const dtype = t.dtype;
@@ -217,5 +205,5 @@ test('options reach the pool', async () => {
 });
 
 test('nothing was logged as an error', () => {
-  assert.deepEqual(problems, []);
+  assert.deepEqual(fx.problems, []);
 });

@@ -1,25 +1,13 @@
 // Bad input across the whole JS API: each call throws (or rejects with) its documented TmathError
 // code, and afterwards nothing leaked and the engine still works. (Issue 8's table, first part.)
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, openPage } from './harness.mjs';
+import { usePage } from './harness.mjs';
 
-let server, context, page, problems;
-
-before(async () => {
-  server = await serve();
-  context = await launch();
-  ({ page, problems } = await openPage(context, `${server.url}/tests/js/page.html`));
-  await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
-});
-
-after(async () => {
-  await context?.close();
-  await server?.close();
-});
+const fx = usePage();
 
 test('forty-odd bad inputs give their codes and leave the pool and the engine as they were', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const engine = await tmath.Engine.create({ zeroOnReuse: true });
     const U = GPUBufferUsage;
     const t = engine.toDevice(new Float32Array(6), [2, 3]);
@@ -119,5 +107,5 @@ test('forty-odd bad inputs give their codes and leave the pool and the engine as
 });
 
 test('nothing was logged as an error', () => {
-  assert.deepEqual(problems, []);
+  assert.deepEqual(fx.problems, []);
 });

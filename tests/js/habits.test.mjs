@@ -1,26 +1,13 @@
 // The JS habits users expect: tidy, using/Symbol.dispose, synchronize, profile, engine.dispose,
 // and the FinalizationRegistry safety net that returns forgotten tensors' buffers (and counts them).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, openPage } from './harness.mjs';
+import { usePage } from './harness.mjs';
 
-let server, context, page, problems;
-
-before(async () => {
-  server = await serve();
-  context = await launch(['--js-flags=--expose-gc']);
-  ({ page, problems } = await openPage(context, `${server.url}/tests/js/page.html`));
-  await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
-  await page.evaluate(async () => { window.engine = await tmath.Engine.create(); });
-});
-
-after(async () => {
-  await context?.close();
-  await server?.close();
-});
+const fx = usePage({ args: ['--js-flags=--expose-gc'], setup: async () => { window.engine = await tmath.Engine.create(); } });
 
 test('tidy disposes what the function made and did not return', async () => {
-  const r = await page.evaluate(() => {
+  const r = await fx.page.evaluate(() => {
     const x = engine.toDevice(new Float32Array([1, -2, 3, -4]));
     const made = [];
     const kept = engine.tidy(() => {
@@ -42,7 +29,7 @@ test('tidy disposes what the function made and did not return', async () => {
 
 test('using and Symbol.dispose dispose at the end of the block', async () => {
   // A string, since node 20 itself cannot parse `using`; Chromium runs it.
-  const r = await page.evaluate(`(() => {
+  const r = await fx.page.evaluate(`(() => {
     let t;
     {
       using u = engine.toDevice(new Float32Array(8));
@@ -57,7 +44,7 @@ test('using and Symbol.dispose dispose at the end of the block', async () => {
 });
 
 test('synchronize waits for the GPU; profile reports the deltas and transfers of a call', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const x = engine.toDevice(new Float32Array(64 * 64).fill(1), [64, 64]);
     engine.matmul(x, x).dispose();
     await engine.synchronize();
@@ -81,7 +68,7 @@ test('synchronize waits for the GPU; profile reports the deltas and transfers of
 });
 
 test('forgotten tensors go back to the pool when collected, and are counted', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const before = engine.stats();
     (() => { for (let i = 0; i < 20; i++) engine.toDevice(new Float32Array(1024)); })();
     const held = engine.stats().pool.bytesInUse - before.pool.bytesInUse;
@@ -99,7 +86,7 @@ test('forgotten tensors go back to the pool when collected, and are counted', as
 });
 
 test('a disposed engine refuses every call with Disposed', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const e = await tmath.Engine.create();
     const t = e.toDevice(new Float32Array([1, 2]));
     e.dispose();
@@ -115,5 +102,5 @@ test('a disposed engine refuses every call with Disposed', async () => {
 });
 
 test('nothing was logged as an error', () => {
-  assert.deepEqual(problems, []);
+  assert.deepEqual(fx.problems, []);
 });

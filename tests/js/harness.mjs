@@ -7,6 +7,7 @@ import { extname, join, normalize } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { before, after } from 'node:test';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -58,4 +59,26 @@ export async function openPage(context, url) {
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   await page.goto(url);
   return { page, problems };
+}
+
+/**
+ * Registers `before`/`after` hooks that serve the repository, launch Chromium and open the test
+ * page with the package loaded; returns a fixture whose `page` and `problems` are set once the
+ * hooks ran. `setup` runs in the page after it is ready.
+ */
+export function usePage({ args = [], setup } = {}) {
+  const fixture = { page: undefined, problems: undefined };
+  let server, context;
+  before(async () => {
+    server = await serve();
+    context = await launch(args);
+    Object.assign(fixture, await openPage(context, `${server.url}/tests/js/page.html`));
+    await fixture.page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
+    if (setup) await fixture.page.evaluate(setup);
+  });
+  after(async () => {
+    await context?.close();
+    await server?.close();
+  });
+  return fixture;
 }

@@ -1,25 +1,12 @@
 // Ops from JS in headless Chromium: results, errors, and what a chain costs.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, openPage } from './harness.mjs';
+import { usePage } from './harness.mjs';
 
-let server, context, page, problems;
-
-before(async () => {
-  server = await serve();
-  context = await launch();
-  ({ page, problems } = await openPage(context, `${server.url}/tests/js/page.html`));
-  await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
-  await page.evaluate(async () => { window.engine = await tmath.Engine.create(); });
-});
-
-after(async () => {
-  await context?.close();
-  await server?.close();
-});
+const fx = usePage({ setup: async () => { window.engine = await tmath.Engine.create(); } });
 
 test('matmul, broadcasting and scalars give the reference results', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const [m, k, n] = [5, 7, 3];
     const a = Float32Array.from({ length: m * k }, (_, i) => (i % 5) - 2);
     const b = Float32Array.from({ length: k * n }, (_, i) => (i % 3) * 0.5);
@@ -55,7 +42,7 @@ test('matmul, broadcasting and scalars give the reference results', async () => 
 });
 
 test('a chain is submitted once at the end of the task; host-in/host-out matmul costs 3 copies and 1 submit', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const a = Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 9) / 9);
     const x = engine.toDevice(a, [64, 64]);
     const chain = () => {
@@ -99,5 +86,5 @@ test('a chain is submitted once at the end of the task; host-in/host-out matmul 
 });
 
 test('nothing was logged as an error', () => {
-  assert.deepEqual(problems, []);
+  assert.deepEqual(fx.problems, []);
 });

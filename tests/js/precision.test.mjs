@@ -1,35 +1,22 @@
 // Precision from JS in headless Chromium: the golden vectors (tests/golden/casts.txt, made with the
 // half crate) agree with DataView.prototype.setFloat16 and with tmath's GPU casts, bit for bit.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, openPage } from './harness.mjs';
+import { usePage } from './harness.mjs';
 
-let server, context, page, problems;
-
-before(async () => {
-  server = await serve();
-  context = await launch();
-  ({ page, problems } = await openPage(context, `${server.url}/tests/js/page.html`));
-  await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
-  await page.evaluate(async () => {
-    window.engine = await tmath.Engine.create();
-    const text = await (await fetch('/tests/golden/casts.txt')).text();
-    window.golden = { f32: [], i32: [] };
-    for (const line of text.split('\n')) {
-      const f = line.trim().split(/\s+/);
-      if (f[0] === 'f32') golden.f32.push({ input: parseInt(f[1], 16), f16: parseInt(f[2], 16), bf16: parseInt(f[3], 16), i32: Number(f[4]) });
-      if (f[0] === 'i32') golden.i32.push({ input: Number(f[1]), f32: parseInt(f[2], 16), f16: parseInt(f[3], 16), bf16: parseInt(f[4], 16) });
-    }
-  });
-});
-
-after(async () => {
-  await context?.close();
-  await server?.close();
-});
+const fx = usePage({ setup: async () => {
+  window.engine = await tmath.Engine.create();
+  const text = await (await fetch('/tests/golden/casts.txt')).text();
+  window.golden = { f32: [], i32: [] };
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] === 'f32') golden.f32.push({ input: parseInt(f[1], 16), f16: parseInt(f[2], 16), bf16: parseInt(f[3], 16), i32: Number(f[4]) });
+    if (f[0] === 'i32') golden.i32.push({ input: Number(f[1]), f32: parseInt(f[2], 16), f16: parseInt(f[3], 16), bf16: parseInt(f[4], 16) });
+  }
+} });
 
 test('the golden float16 bits agree with DataView.prototype.setFloat16', async () => {
-  const r = await page.evaluate(() => {
+  const r = await fx.page.evaluate(() => {
     const view = new DataView(new ArrayBuffer(4));
     let checked = 0;
     const bad = [];
@@ -56,7 +43,7 @@ test('the golden float16 bits agree with DataView.prototype.setFloat16', async (
 });
 
 test('prepareTensor and cast through the JS API give the golden bits', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const bits = Uint32Array.from(golden.f32, (c) => c.input);
     const t = engine.toDevice(new Float32Array(bits.buffer)); // bits preserved: no JS number in between
     const read16 = async (x) => { const h = await x.toHost(); return new Uint16Array(h.buffer, h.byteOffset, h.length); };
@@ -81,7 +68,7 @@ test('prepareTensor and cast through the JS API give the golden bits', async () 
 });
 
 test('prepareTensor returns the very same object when the precision matches, at no cost', async () => {
-  const r = await page.evaluate(() => {
+  const r = await fx.page.evaluate(() => {
     const t = engine.toDevice(new Float32Array([1, 2, 3]));
     const s0 = JSON.stringify(engine.stats());
     const same = engine.prepareTensor(t) === t && engine.prepareTensor(t, 'f32') === t && engine.prepareTensor(t, 'float32') === t;
@@ -97,5 +84,5 @@ test('prepareTensor returns the very same object when the precision matches, at 
 });
 
 test('nothing was logged as an error', () => {
-  assert.deepEqual(problems, []);
+  assert.deepEqual(fx.problems, []);
 });

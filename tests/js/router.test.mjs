@@ -1,42 +1,29 @@
 // The transfer router from JS, in headless Chromium's WebGPU: every route and its exact counts.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, openPage } from './harness.mjs';
+import { usePage } from './harness.mjs';
 
-let server, context, page, problems;
-
-before(async () => {
-  server = await serve();
-  context = await launch();
-  ({ page, problems } = await openPage(context, `${server.url}/tests/js/page.html`));
-  await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
-  await page.evaluate(async () => {
-    window.engine = await tmath.Engine.create();
-    window.delta = (a, b) => ({
-      created: b.pool.buffersCreated - a.pool.buffersCreated,
-      copies: b.copies - a.copies,
-      crossings: b.crossings - a.crossings,
-      maps: b.pool.stagingHits + b.pool.stagingMisses - a.pool.stagingHits - a.pool.stagingMisses,
-    });
-    window.codeOf = async (fn) => {
-      try { await fn(); return 'no error'; } catch (e) { return e.name === 'TmathError' ? e.code : `${e.name}: ${e.message}`; }
-    };
-    window.userBuffer = (device, values, usage) => {
-      const buffer = device.createBuffer({ size: values.byteLength, usage, mappedAtCreation: true });
-      new values.constructor(buffer.getMappedRange()).set(values);
-      buffer.unmap();
-      return buffer;
-    };
+const fx = usePage({ setup: async () => {
+  window.engine = await tmath.Engine.create();
+  window.delta = (a, b) => ({
+    created: b.pool.buffersCreated - a.pool.buffersCreated,
+    copies: b.copies - a.copies,
+    crossings: b.crossings - a.crossings,
+    maps: b.pool.stagingHits + b.pool.stagingMisses - a.pool.stagingHits - a.pool.stagingMisses,
   });
-});
-
-after(async () => {
-  await context?.close();
-  await server?.close();
-});
+  window.codeOf = async (fn) => {
+    try { await fn(); return 'no error'; } catch (e) { return e.name === 'TmathError' ? e.code : `${e.name}: ${e.message}`; }
+  };
+  window.userBuffer = (device, values, usage) => {
+    const buffer = device.createBuffer({ size: values.byteLength, usage, mappedAtCreation: true });
+    new values.constructor(buffer.getMappedRange()).set(values);
+    buffer.unmap();
+    return buffer;
+  };
+} });
 
 test('host write from a typed array: after warm-up 0 buffers, 1 copy, 1 crossing', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const data = Float32Array.from({ length: 4096 }, (_, i) => i / 8);
     engine.toDevice(data, [64, 64]).dispose(); // warm-up
     const s0 = engine.stats();
@@ -56,7 +43,7 @@ test('host write from a typed array: after warm-up 0 buffers, 1 copy, 1 crossing
 });
 
 test('identity: a tensor of this engine comes back as the same object, at no cost', async () => {
-  const r = await page.evaluate(() => {
+  const r = await fx.page.evaluate(() => {
     const a = engine.toDevice(new Float32Array([1, 2, 3]));
     const s0 = JSON.stringify(engine.stats());
     const same = engine.toDevice(a) === a;
@@ -66,7 +53,7 @@ test('identity: a tensor of this engine comes back as the same object, at no cos
 });
 
 test('every host input kind, with dtype defaults and checks', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const out = {};
     const read = async (t) => ({ dtype: t.dtype, shape: t.shape, data: Array.from(await t.toHost()) });
     out.int32 = await read(engine.toDevice(new Int32Array([1, -2, 3])));
@@ -112,7 +99,7 @@ test('every host input kind, with dtype defaults and checks', async () => {
 });
 
 test('a GPUBuffer of this device: one GPU copy, no crossing, no map; or adopted as is', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const U = GPUBufferUsage;
     const values = Float32Array.from({ length: 1000 }, (_, i) => i * 3);
     const buffer = userBuffer(engine.gpuDevice, values, U.STORAGE | U.COPY_SRC | U.COPY_DST);
@@ -156,7 +143,7 @@ test('a GPUBuffer of this device: one GPU copy, no crossing, no map; or adopted 
 });
 
 test('a buffer without COPY_SRC takes the host route once, recorded as a fallback', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const U = GPUBufferUsage;
     const values = new Int32Array([4, 5, 6, 7]);
     const buffer = userBuffer(engine.gpuDevice, values, U.MAP_READ | U.COPY_DST);
@@ -174,7 +161,7 @@ test('a buffer without COPY_SRC takes the host route once, recorded as a fallbac
 });
 
 test('another GPUDevice: DeviceMismatch unless toDeviceAsync names the device; then cross-device, once', async () => {
-  const r = await page.evaluate(async () => {
+  const r = await fx.page.evaluate(async () => {
     const U = GPUBufferUsage;
     const adapter = await navigator.gpu.requestAdapter();
     const other = await adapter.requestDevice();
@@ -217,5 +204,5 @@ test('another GPUDevice: DeviceMismatch unless toDeviceAsync names the device; t
 });
 
 test('nothing was logged as an error (validation failures were caught by error scopes)', () => {
-  assert.deepEqual(problems, []);
+  assert.deepEqual(fx.problems, []);
 });
