@@ -4,21 +4,23 @@ mod common;
 
 use common::{random_size_workload, Rng, Step};
 use std::collections::HashSet;
-use tmath::pool::policy::{Acquire, BufferId, BufferKind, PoolConfig, PoolPolicy};
+use tmath::pool::policy::{Acquire, BufferId, BufferKind, PolicyError, PoolConfig, PoolPolicy};
 
 /// Random get/put sequences under several configurations; after every step the invariants hold:
 /// idle bytes within budget, no buffer both in use and free, no buffer handed out twice, and
 /// hits + misses = requests.
 #[test]
 fn invariants_hold_over_random_sequences() {
+    // (idle budget, per-class cap, reuse factor, memory limit)
     let configs = [
-        (1 << 20, 100, 2),
-        (64 << 10, 3, 2),
-        (0, 100, 2),
-        (16 << 20, 1, 1),
-        (4 << 20, 100, 4),
+        (1 << 20, 100, 2, u64::MAX),
+        (64 << 10, 3, 2, u64::MAX),
+        (0, 100, 2, u64::MAX),
+        (16 << 20, 1, 1, u64::MAX),
+        (4 << 20, 100, 4, u64::MAX),
+        (16 << 20, 100, 2, 24 << 20),
     ];
-    for (round, &(budget, cap, factor)) in configs.iter().enumerate() {
+    for (round, &(budget, cap, factor, limit)) in configs.iter().enumerate() {
         for seed in 0..20u64 {
             let mut rng = Rng::new(seed * 31 + round as u64);
             let mut policy = PoolPolicy::new(PoolConfig {
@@ -26,6 +28,7 @@ fn invariants_hold_over_random_sequences() {
                 max_per_class: cap,
                 max_reuse_factor: factor,
                 max_buffer_bytes: 8 << 20,
+                memory_limit_bytes: limit,
                 ..PoolConfig::default()
             });
             let mut live: Vec<(BufferId, u64)> = Vec::new();
@@ -68,13 +71,22 @@ fn invariants_hold_over_random_sequences() {
                             }
                             live.push((decision.id(), decision.bytes()));
                         }
-                        Err(_) => assert!(bytes > 8 << 20),
+                        Err(PolicyError::TooLarge { .. }) => assert!(bytes > 8 << 20),
+                        Err(PolicyError::OverMemoryLimit {
+                            in_use, requested, ..
+                        }) => {
+                            assert!(requested >= bytes && in_use + requested > limit)
+                        }
+                        Err(other) => panic!("{other}"),
                     }
                 } else {
                     let (id, _) = live.swap_remove(rng.range(0, live.len() as u64 - 1) as usize);
                     handed_out.remove(&id);
                     policy.release(id).unwrap();
                     assert!(policy.release(id).is_err(), "double release accepted");
+                }
+                for id in policy.take_evicted() {
+                    assert!(!handed_out.contains(&id), "evicted buffer {id:?} is in use");
                 }
                 let stats = policy.stats();
                 assert_eq!(stats.requests(), requests);

@@ -9,6 +9,8 @@ pub use policy::{BufferId, BufferKind, PoolConfig, PoolPolicy, PoolStats, SizeCl
 use crate::error::{Error, Result};
 use policy::{Acquire, PolicyError};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// A buffer handed out by the pool. Give it back with [`Pool::release`] (or drop it with
 /// [`Pool::discard`]); the pool never reclaims a lease on its own.
@@ -19,12 +21,28 @@ pub(crate) struct Lease {
     pub buffer: wgpu::Buffer,
     /// Whether it came from a free list (a new buffer holds zeros, a reused one old data).
     pub reused: bool,
+    /// Set when the device refused the allocation after the fact (on the web, where the
+    /// out-of-memory error scope resolves later): the buffer holds nothing and is never reused.
+    pub refused: Arc<AtomicBool>,
+}
+
+impl Lease {
+    /// Whether the device refused this buffer's allocation.
+    pub fn is_refused(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
+    }
+}
+
+/// A buffer the pool made, and whether the device refused it after the fact.
+struct Made {
+    buffer: wgpu::Buffer,
+    refused: Arc<AtomicBool>,
 }
 
 /// GPU buffers by size class and kind, with the policy's caps, budget and eviction applied.
 pub(crate) struct Pool {
     policy: PoolPolicy,
-    buffers: HashMap<BufferId, wgpu::Buffer>,
+    buffers: HashMap<BufferId, Made>,
 }
 
 impl Pool {
@@ -44,66 +62,92 @@ impl Pool {
     }
 
     /// A buffer of at least `bytes` for `kind`: an idle one if the policy finds one, else a new one.
+    /// A new buffer the device refuses (out of memory) is tried once more after every idle buffer
+    /// is freed; then `OutOfMemory`, with nothing created and nothing handed out.
     pub fn acquire(
         &mut self,
         device: &wgpu::Device,
         bytes: u64,
         kind: BufferKind,
     ) -> Result<Lease> {
-        let decision = self.policy.acquire(bytes, kind).map_err(|e| match e {
+        let decision = self.decide(bytes, kind)?;
+        let (id, bytes) = match decision {
+            Acquire::Reuse { id, .. } => {
+                let made = &self.buffers[&id];
+                return Ok(Lease {
+                    id,
+                    buffer: made.buffer.clone(),
+                    reused: true,
+                    refused: Arc::clone(&made.refused),
+                });
+            }
+            Acquire::Create { id, bytes } => (id, bytes),
+        };
+        let created = match create_buffer(device, bytes, kind) {
+            Ok(buffer) => Ok((id, buffer)),
+            Err(first) => {
+                self.policy.abort_create(id);
+                self.policy.note_allocation_retry();
+                let idle = self.policy.trim(0);
+                self.destroy_all(idle);
+                match self.decide(bytes, kind)? {
+                    // Nothing is idle any more, so this is always a creation.
+                    Acquire::Reuse { .. } => Err(first),
+                    Acquire::Create { id, bytes } => match create_buffer(device, bytes, kind) {
+                        Ok(buffer) => Ok((id, buffer)),
+                        Err(e) => {
+                            self.policy.abort_create(id);
+                            Err(e)
+                        }
+                    },
+                }
+            }
+        };
+        let (id, (buffer, refused)) = created?;
+        self.buffers.insert(
+            id,
+            Made {
+                buffer: buffer.clone(),
+                refused: Arc::clone(&refused),
+            },
+        );
+        Ok(Lease {
+            id,
+            buffer,
+            reused: false,
+            refused,
+        })
+    }
+
+    /// The policy's decision, with the buffers it evicted for the memory limit destroyed.
+    fn decide(&mut self, bytes: u64, kind: BufferKind) -> Result<Acquire> {
+        let decision = self.policy.acquire(bytes, kind);
+        let evicted = self.policy.take_evicted();
+        self.destroy_all(evicted);
+        decision.map_err(|e| match e {
             PolicyError::TooLarge { requested, max } => Error::TooLarge {
                 what: "buffer",
                 requested,
                 limit: max,
             },
-            other => Error::invalid_argument("pool", other.to_string()),
-        })?;
-        match decision {
-            Acquire::Reuse { id, .. } => Ok(Lease {
-                id,
-                buffer: self.buffers[&id].clone(),
-                reused: true,
-            }),
-            Acquire::Create { id, bytes } => match create_buffer(device, bytes, kind) {
-                Ok(buffer) => {
-                    self.buffers.insert(id, buffer.clone());
-                    Ok(Lease {
-                        id,
-                        buffer,
-                        reused: false,
-                    })
-                }
-                Err(first) => {
-                    // Out of memory: free every idle buffer, then try once more.
-                    self.policy.abort_create(id);
-                    let idle = self.policy.trim(0);
-                    self.destroy_all(idle);
-                    let retry = self
-                        .policy
-                        .acquire(bytes, kind)
-                        .map_err(|_| first.clone())?;
-                    match create_buffer(device, retry.bytes(), kind) {
-                        Ok(buffer) => {
-                            self.buffers.insert(retry.id(), buffer.clone());
-                            Ok(Lease {
-                                id: retry.id(),
-                                buffer,
-                                reused: false,
-                            })
-                        }
-                        Err(e) => {
-                            self.policy.abort_create(retry.id());
-                            Err(e)
-                        }
-                    }
-                }
+            PolicyError::OverMemoryLimit { requested, .. } => Error::OutOfMemory {
+                bytes: requested,
+                reason: e.to_string(),
             },
-        }
+            other => Error::invalid_argument("pool", other.to_string()),
+        })
     }
 
     /// Take a lease back. `Disposed` if it was already returned; `DeviceMismatch` if this pool
     /// did not make it. Either way nothing changes.
     pub fn release(&mut self, lease: &Lease) -> Result<()> {
+        if lease.is_refused() && self.policy.is_in_use(lease.id) {
+            // Never reuse a buffer the device refused; free idle memory for the next request.
+            self.discard(lease);
+            let idle = self.policy.trim(0);
+            self.destroy_all(idle);
+            return Ok(());
+        }
         let destroy = self.policy.release(lease.id).map_err(|e| match e {
             PolicyError::AlreadyReturned(_) => {
                 Error::disposed("the tensor's buffer (already returned to the pool)")
@@ -120,8 +164,8 @@ impl Pool {
     /// or its device is gone).
     pub fn discard(&mut self, lease: &Lease) {
         if self.policy.forget(lease.id).is_ok() {
-            if let Some(buffer) = self.buffers.remove(&lease.id) {
-                buffer.destroy();
+            if let Some(made) = self.buffers.remove(&lease.id) {
+                made.buffer.destroy();
             }
         }
     }
@@ -143,8 +187,8 @@ impl Pool {
 
     fn destroy_all(&mut self, ids: Vec<BufferId>) {
         for id in ids {
-            if let Some(buffer) = self.buffers.remove(&id) {
-                buffer.destroy();
+            if let Some(made) = self.buffers.remove(&id) {
+                made.buffer.destroy();
             }
         }
     }
@@ -152,8 +196,8 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        for buffer in self.buffers.values() {
-            buffer.destroy();
+        for made in self.buffers.values() {
+            made.buffer.destroy();
         }
     }
 }
@@ -171,7 +215,11 @@ pub(crate) fn usages(kind: BufferKind) -> wgpu::BufferUsages {
     }
 }
 
-fn create_buffer(device: &wgpu::Device, bytes: u64, kind: BufferKind) -> Result<wgpu::Buffer> {
+fn create_buffer(
+    device: &wgpu::Device,
+    bytes: u64,
+    kind: BufferKind,
+) -> Result<(wgpu::Buffer, Arc<AtomicBool>)> {
     let desc = wgpu::BufferDescriptor {
         label: Some(match kind {
             BufferKind::Storage => "tmath storage",
@@ -185,23 +233,29 @@ fn create_buffer(device: &wgpu::Device, bytes: u64, kind: BufferKind) -> Result<
         // A new mappable buffer starts mapped, so the first upload into it needs no map call.
         mapped_at_creation: matches!(kind, BufferKind::MappableStorage | BufferKind::Upload),
     };
-    // Natively the error scope resolves at once, so allocation failures become values here. On
-    // the web it would need an await; the device's uncaptured-error handler records them instead.
+    let refused = Arc::new(AtomicBool::new(false));
+    let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let buffer = device.create_buffer(&desc);
+    // Natively the error scope resolves at once, so allocation failures become values here.
     #[cfg(not(target_arch = "wasm32"))]
-    {
-        let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let buffer = device.create_buffer(&desc);
-        if let Some(error) = crate::gpu::block_on(scope.pop()) {
-            buffer.destroy();
-            return Err(Error::OutOfMemory {
-                bytes,
-                reason: error.to_string(),
-            });
-        }
-        Ok(buffer)
+    if let Some(error) = crate::gpu::block_on(scope.pop()) {
+        buffer.destroy();
+        return Err(Error::OutOfMemory {
+            bytes,
+            reason: error.to_string(),
+        });
     }
+    // On the web it resolves after this call returned: the buffer is marked refused, and the
+    // tensor on it reports `OutOfMemory` from then on.
     #[cfg(target_arch = "wasm32")]
     {
-        Ok(device.create_buffer(&desc))
+        let flag = Arc::clone(&refused);
+        let pop = scope.pop();
+        wasm_bindgen_futures::spawn_local(async move {
+            if pop.await.is_some() {
+                flag.store(true, Ordering::Relaxed);
+            }
+        });
     }
+    Ok((buffer, refused))
 }

@@ -114,6 +114,11 @@ pub struct PoolConfig {
     pub max_reuse_factor: u64,
     /// Largest buffer the device can create (`maxBufferSize`); larger requests are refused.
     pub max_buffer_bytes: u64,
+    /// Most bytes the pool may hold on the device, in use and idle together (default: no limit
+    /// but the device's). A request that would pass it first evicts idle buffers, least recently
+    /// used first; if the buffers in use alone leave no room it is refused (`OverMemoryLimit`).
+    /// Use it to keep tmath inside a share of GPU memory next to other runtimes.
+    pub memory_limit_bytes: u64,
 }
 
 impl Default for PoolConfig {
@@ -124,6 +129,7 @@ impl Default for PoolConfig {
             budget_bytes: 256 << 20,
             max_reuse_factor: 2,
             max_buffer_bytes: 256 << 20,
+            memory_limit_bytes: u64::MAX,
         }
     }
 }
@@ -168,6 +174,13 @@ pub enum PolicyError {
     AlreadyReturned(BufferId),
     /// The pool did not make this buffer, or already destroyed it.
     NotFromPool(BufferId),
+    /// A new buffer of `requested` bytes would take the pool past `memory_limit_bytes` even with
+    /// every idle buffer evicted: `in_use` bytes are handed out.
+    OverMemoryLimit {
+        requested: u64,
+        in_use: u64,
+        limit: u64,
+    },
 }
 
 impl fmt::Display for PolicyError {
@@ -184,6 +197,14 @@ impl fmt::Display for PolicyError {
             PolicyError::NotFromPool(id) => {
                 write!(f, "buffer #{} was not made by this pool (or was destroyed)", id.0)
             }
+            PolicyError::OverMemoryLimit {
+                requested,
+                in_use,
+                limit,
+            } => write!(
+                f,
+                "a new buffer of {requested} bytes does not fit the pool's memory limit of {limit} bytes: {in_use} bytes are in use; dispose tensors you no longer need or raise the limit"
+            ),
         }
     }
 }
@@ -220,6 +241,9 @@ pub struct PoolStats {
     pub buffers_in_use: u64,
     /// Idle buffers in free lists.
     pub buffers_cached: u64,
+    /// New buffers that did not fit at first (the device refused the allocation, or the memory
+    /// limit was reached) and were retried once after evicting idle buffers.
+    pub allocation_retries: u64,
 }
 
 impl PoolStats {
@@ -249,6 +273,9 @@ pub struct PoolPolicy {
     lru: BTreeMap<u64, BufferId>,
     idle: HashMap<BufferId, Idle>,
     in_use: HashMap<BufferId, ListKey>,
+    /// Idle buffers evicted by `acquire` to stay within the memory limit, for the caller to
+    /// destroy (see [`PoolPolicy::take_evicted`]).
+    evicted: Vec<BufferId>,
     stats: PoolStats,
 }
 
@@ -267,6 +294,7 @@ impl PoolPolicy {
             lru: BTreeMap::new(),
             idle: HashMap::new(),
             in_use: HashMap::new(),
+            evicted: Vec::new(),
             stats,
         }
     }
@@ -336,6 +364,21 @@ impl PoolPolicy {
             self.add_in_use(size);
             return Ok(Acquire::Reuse { id, bytes: size });
         }
+        let held = self.stats.bytes_in_use + self.stats.bytes_cached;
+        if held.saturating_add(class.bytes()) > self.config.memory_limit_bytes {
+            let in_use = self.stats.bytes_in_use;
+            let limit = self.config.memory_limit_bytes;
+            // Evicting idle buffers makes room only if what is in use leaves some.
+            if in_use.saturating_add(class.bytes()) > limit {
+                return Err(PolicyError::OverMemoryLimit {
+                    requested: class.bytes(),
+                    in_use,
+                    limit,
+                });
+            }
+            let evicted = self.evict_down_to(limit - in_use - class.bytes());
+            self.evicted.extend(evicted);
+        }
         let id = BufferId(self.next_id);
         self.next_id += 1;
         self.in_use.insert(id, (kind, class));
@@ -352,13 +395,29 @@ impl PoolPolicy {
         })
     }
 
-    /// The caller could not create the buffer `acquire` asked for: forget it. The request stays
-    /// counted as a miss; nothing was created.
+    /// Idle buffers `acquire` evicted to keep within `memory_limit_bytes`; the caller destroys
+    /// them. Empty unless a limit is set.
+    pub fn take_evicted(&mut self) -> Vec<BufferId> {
+        std::mem::take(&mut self.evicted)
+    }
+
+    /// The caller could not create the buffer `acquire` asked for: forget it, as if the request
+    /// had never been made (nothing was created).
     pub fn abort_create(&mut self, id: BufferId) {
-        if let Some(key) = self.in_use.remove(&id) {
+        if let Some((kind, class)) = self.in_use.remove(&id) {
             self.stats.buffers_created -= 1;
-            self.remove_in_use(key.1.bytes());
+            if kind.is_tensor_storage() {
+                self.stats.misses -= 1;
+            } else {
+                self.stats.staging_misses -= 1;
+            }
+            self.remove_in_use(class.bytes());
         }
+    }
+
+    /// Count a new buffer the device refused at first and that is tried again after evicting.
+    pub fn note_allocation_retry(&mut self) {
+        self.stats.allocation_retries += 1;
     }
 
     /// Take back a buffer. Returns the buffers to destroy now (possibly the returned one, and any
@@ -485,6 +544,13 @@ impl PoolPolicy {
             return Err(format!(
                 "cached {} > budget {}",
                 s.bytes_cached, self.config.budget_bytes
+            ));
+        }
+        if s.bytes_in_use + s.bytes_cached > self.config.memory_limit_bytes {
+            return Err(format!(
+                "held {} > memory limit {}",
+                s.bytes_in_use + s.bytes_cached,
+                self.config.memory_limit_bytes
             ));
         }
         if let Some(id) = self.idle.keys().find(|id| self.in_use.contains_key(id)) {
@@ -740,11 +806,68 @@ mod tests {
         let a = p.acquire(4096, BufferKind::Storage).unwrap();
         p.abort_create(a.id());
         let s = p.stats();
-        assert_eq!((s.buffers_created, s.bytes_in_use, s.misses), (0, 0, 1));
+        assert_eq!((s.buffers_created, s.bytes_in_use, s.misses), (0, 0, 0));
         let b = p.acquire(64, BufferKind::Readback).unwrap();
         assert!(matches!(b, Acquire::Create { .. }));
-        assert_eq!((p.stats().misses, p.stats().staging_misses), (1, 1));
+        assert_eq!((p.stats().misses, p.stats().staging_misses), (0, 1));
         assert_eq!(p.release(a.id()), Err(PolicyError::NotFromPool(a.id())));
+        p.check_invariants().unwrap();
+    }
+
+    fn limited(limit: u64) -> PoolPolicy {
+        PoolPolicy::new(PoolConfig {
+            memory_limit_bytes: limit,
+            max_buffer_bytes: 1 << 30,
+            ..PoolConfig::default()
+        })
+    }
+
+    #[test]
+    fn the_memory_limit_evicts_least_recently_used_idle_buffers_first() {
+        let mut p = limited(16 << 10);
+        let ids: Vec<_> = (0..4)
+            .map(|_| p.acquire(4096, BufferKind::Storage).unwrap().id())
+            .collect();
+        for &id in &ids {
+            p.release(id).unwrap();
+        }
+        // 16 KiB idle; an 8 KiB request (no idle buffer of its size) needs two of them gone.
+        let big = p.acquire(8192, BufferKind::Storage).unwrap();
+        assert!(matches!(big, Acquire::Create { .. }));
+        assert_eq!(p.take_evicted(), ids[..2].to_vec());
+        assert!(p.take_evicted().is_empty());
+        let s = p.stats();
+        assert_eq!(
+            (s.bytes_in_use, s.bytes_cached, s.evictions),
+            (8192, 8192, 2)
+        );
+        p.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_request_the_buffers_in_use_leave_no_room_for_is_refused_and_changes_nothing() {
+        let mut p = limited(16 << 10);
+        let a = p.acquire(12 << 10, BufferKind::Storage).unwrap();
+        let b = p.acquire(1024, BufferKind::Storage).unwrap();
+        p.release(b.id()).unwrap();
+        let before = p.stats();
+        let refused = p.acquire(8192, BufferKind::Storage);
+        assert_eq!(
+            refused,
+            Err(PolicyError::OverMemoryLimit {
+                requested: 8192,
+                in_use: 12 << 10,
+                limit: 16 << 10
+            })
+        );
+        assert_eq!(p.stats(), before);
+        assert!(p.take_evicted().is_empty());
+        // A request an idle buffer serves needs no room.
+        assert!(matches!(
+            p.acquire(1000, BufferKind::Storage),
+            Ok(Acquire::Reuse { .. })
+        ));
+        p.release(a.id()).unwrap();
         p.check_invariants().unwrap();
     }
 }
