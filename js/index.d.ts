@@ -36,6 +36,12 @@ export interface EngineOptions {
   powerPreference?: 'high-performance' | 'low-power';
   /** Clear every reused tensor buffer before handing it out. Default false. */
   zeroOnReuse?: boolean;
+  /**
+   * Most bytes the pool may hold on the GPU, in use and idle together. A new buffer that would
+   * pass it first evicts idle buffers (least recently used first); if the tensors in use leave no
+   * room, the call throws `OutOfMemory` and changes nothing. Default: no limit but the device's.
+   */
+  memoryLimitBytes?: number;
 }
 
 export interface PoolStats {
@@ -53,6 +59,8 @@ export interface PoolStats {
   evictions: number;
   buffersInUse: number;
   buffersCached: number;
+  /** New buffers the device refused at first and that were tried again after evicting idle ones. */
+  allocationRetries: number;
 }
 
 export interface Stats {
@@ -156,6 +164,10 @@ export declare class Engine {
   synchronize(): Promise<void>;
   tidy<T extends TensorTree>(fn: () => T): T;
   profile<T>(fn: () => T | Promise<T>): Promise<{ result: T; stats: Stats; ledger: Transfer[] }>;
+  /** Why the GPU device was lost, or null while it works. */
+  readonly deviceLost: string | null;
+  /** After a device loss: a new device and an empty pool for this Engine; false if nothing was lost. */
+  recover(): Promise<boolean>;
   dispose(): void;
   [Symbol.dispose](): void;
 }

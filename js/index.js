@@ -177,12 +177,14 @@ export class Tensor {
 
 /** The seed's TensorPool: buffers reused by size class, with a budget for idle bytes. */
 export class Pool {
-  #engine;
+  #current; // () => the engine's wasm engine (a new one after recover())
 
-  constructor(token, engine) {
+  constructor(token, current) {
     if (token !== CONSTRUCT) throw tmathError('InvalidArgument', 'use engine.pool');
-    this.#engine = engine;
+    this.#current = current;
   }
+
+  get #engine() { return this.#current(); }
 
   /** A tensor on a pooled buffer; contents unspecified (a reused buffer keeps old data). */
   get(shape, dtype) { return wrap(call(() => this.#engine.poolGet(shape, dtype)), this.#engine); }
@@ -210,12 +212,13 @@ export class Engine {
       throw tmathError('InvalidArgument', 'create an Engine with `await Engine.create(options)`');
     }
     this.#inner = inner;
-    this.#pool = new Pool(CONSTRUCT, inner);
+    this.#pool = new Pool(CONSTRUCT, () => this.#inner);
   }
 
   /**
    * Acquire a WebGPU adapter and device. Options: precision ('float32' default), poolBudgetBytes
-   * (256 MiB default), maxPerClass (100), minClassBytes (256), powerPreference.
+   * (256 MiB default), maxPerClass (100), minClassBytes (256), memoryLimitBytes (no limit but the
+   * device's), zeroOnReuse (false), powerPreference.
    */
   static async create(options) {
     if (typeof navigator === 'undefined' || !navigator.gpu) {
@@ -286,6 +289,29 @@ export class Engine {
     const after = this.stats();
     const diff = (a, b) => Object.fromEntries(Object.keys(b).map((k) => [k, typeof b[k] === 'object' ? diff(a[k], b[k]) : b[k] - a[k]]));
     return { result, stats: diff(before, after), ledger: this.ledger().filter((t) => t.seq > lastSeq) };
+  }
+
+  /**
+   * Why the GPU device was lost (`GPUDevice.destroy()` by other code, a driver reset, the browser
+   * reclaiming the GPU), or `null` while it works. After a loss every call throws `DeviceLost`
+   * (pending `toHost()` promises reject with it) until `recover()`.
+   */
+  get deviceLost() { return this.#inner.deviceLost() ?? null; }
+
+  /**
+   * After a device loss: acquire a new device with the same options and an empty pool, and go on
+   * with this same Engine (and `engine.pool`). Resolves `true` if it did, `false` if the device
+   * was working (nothing changes). Tensors made before stay `DeviceLost`: their data is gone, so
+   * upload again. tmath does not recover on its own, because the caller has to re-upload anyway;
+   * to do it as soon as it happens: `engine.gpuDevice.lost.then(() => engine.recover())`.
+   * `engine.gpuDevice` is the new device afterwards; counters start from zero.
+   */
+  async recover() {
+    const fresh = await this.#inner.recovered();
+    if (fresh === undefined) return false;
+    this.#inner = fresh;
+    this.#adapterInfo = undefined;
+    return true;
   }
 
   /** Release the GPU device and every pooled buffer; every later call throws `Disposed`. */

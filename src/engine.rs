@@ -392,6 +392,37 @@ impl Engine {
         self.shared.gpu.dispose();
     }
 
+    /// Why the device was lost (`None` while it works). After a loss every call on this engine
+    /// and its tensors is a `DeviceLost` error until [`Engine::recover`].
+    pub fn device_lost(&self) -> Option<String> {
+        self.shared.gpu.lost_reason()
+    }
+
+    /// After the device was lost (a driver reset, the browser reclaiming the GPU,
+    /// `GPUDevice.destroy()`), acquire a new device with the same configuration and an empty
+    /// pool, and make this handle use it. Returns whether it did: on a working device it does
+    /// nothing. Tensors made before stay `DeviceLost` (their data is gone), and so do other clones
+    /// of this handle; counters start from zero. tmath does not recover on its own, because the
+    /// caller must re-upload its weights anyway: call this where it does.
+    pub async fn recover(&mut self) -> Result<bool> {
+        let gpu = &self.shared.gpu;
+        if gpu.is_disposed() {
+            return Err(Error::disposed("the engine"));
+        }
+        if gpu.lost_reason().is_none() {
+            return Ok(false);
+        }
+        let fresh = Engine::new(self.shared.config.clone()).await?;
+        self.shared = fresh.shared;
+        Ok(true)
+    }
+
+    /// [`Engine::recover`], blocking the calling thread (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn recover_blocking(&mut self) -> Result<bool> {
+        crate::gpu::block_on(self.recover())
+    }
+
     /// Errors the device reported that no operation caught (validation errors of foreign work
     /// on a shared device, say), oldest first; the list is emptied.
     pub fn take_device_errors(&self) -> Vec<String> {

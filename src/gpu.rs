@@ -183,6 +183,16 @@ impl Gpu {
         }
     }
 
+    /// Why the device was lost, once it is.
+    pub fn lost_reason(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|slot| slot.clone())
+    }
+
+    /// Whether `Engine::dispose` ran.
+    pub fn is_disposed(&self) -> bool {
+        self.disposed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Errors the device reported outside any error scope since the last call.
     pub fn take_uncaptured_errors(&self) -> Vec<String> {
         self.uncaptured

@@ -97,6 +97,8 @@ fn broadcast_strides(shape: &Shape, out: &Shape) -> [u32; MAX_RANK] {
 
 fn check_owned(engine: &Engine, t: &Tensor, op: &str) -> Result<()> {
     if !engine.owns(t) {
+        // A tensor of a lost device (made before `recover`) is lost, not foreign.
+        t.shared().gpu.check_alive()?;
         return Err(Error::DeviceMismatch {
             reason: format!(
                 "{op} takes tensors of this engine; bring others over with to_device_tensor first"

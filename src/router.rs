@@ -424,6 +424,7 @@ impl Engine {
     /// (`cross-device`).
     pub fn to_device_tensor(&self, tensor: &Tensor) -> Result<Tensor> {
         let start = now_us();
+        tensor.shared().gpu.check_alive()?;
         if self.owns(tensor) {
             if tensor.is_disposed() {
                 return Err(Error::disposed(format!(

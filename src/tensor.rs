@@ -197,7 +197,16 @@ impl Tensor {
             .as_ref()
         {
             Some(error) => Err(error.clone()),
-            None => Ok(()),
+            None => match self.storage().as_ref() {
+                Some(Storage::Pooled(lease)) if lease.is_refused() => Err(Error::OutOfMemory {
+                    bytes: self.inner.byte_len,
+                    reason: format!(
+                        "the device could not allocate the buffer of {} (reported after the call that made it returned); dispose it, free memory, and make it again",
+                        self.describe()
+                    ),
+                }),
+                _ => Ok(()),
+            },
         }
     }
 

@@ -40,8 +40,9 @@ fn get(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
-const OPTIONS: [&str; 6] = [
+const OPTIONS: [&str; 7] = [
     "precision",
+    "memoryLimitBytes",
     "poolBudgetBytes",
     "maxPerClass",
     "minClassBytes",
@@ -102,6 +103,10 @@ fn engine_config(options: &JsValue) -> crate::Result<EngineConfig> {
     let min = get(options, "minClassBytes");
     if !min.is_undefined() {
         config.pool.min_class_bytes = byte_count(&min, "minClassBytes")?.max(4);
+    }
+    let limit = get(options, "memoryLimitBytes");
+    if !limit.is_undefined() {
+        config.pool.memory_limit_bytes = byte_count(&limit, "memoryLimitBytes")?;
     }
     let zero = get(options, "zeroOnReuse");
     if !zero.is_undefined() {
@@ -167,6 +172,7 @@ fn pool_stats_object(s: &PoolStats) -> Object {
     set(&o, "evictions", s.evictions as f64);
     set(&o, "buffersInUse", s.buffers_in_use as f64);
     set(&o, "buffersCached", s.buffers_cached as f64);
+    set(&o, "allocationRetries", s.allocation_retries as f64);
     o
 }
 
@@ -269,6 +275,25 @@ impl WasmEngine {
     /// Release the device; later calls are `Disposed`.
     pub fn dispose(&self) {
         self.engine.dispose();
+    }
+
+    /// Why the device was lost, or `null` while it works.
+    #[wasm_bindgen(js_name = deviceLost)]
+    pub fn device_lost(&self) -> Option<String> {
+        self.engine.device_lost()
+    }
+
+    /// After a device loss: a new engine with the same configuration (JS swaps it in); `undefined`
+    /// while the device works.
+    pub fn recovered(&self) -> js_sys::Promise {
+        let mut engine = self.engine.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if engine.recover().await.map_err(to_js_error)? {
+                Ok(WasmEngine { engine }.into())
+            } else {
+                Ok(JsValue::UNDEFINED)
+            }
+        })
     }
 
     /// `prepareTensor(tensor, precision?)`: `undefined` when the tensor already has the precision

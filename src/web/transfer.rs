@@ -416,6 +416,13 @@ impl WasmEngine {
     #[wasm_bindgen(js_name = toDeviceIdentity)]
     pub fn to_device_identity(&self, tensor: &WasmTensor) -> JsResult<bool> {
         if !self.engine.owns(&tensor.tensor) {
+            // A tensor of a lost device (made before `recover`) is lost, not foreign.
+            tensor
+                .tensor
+                .shared()
+                .gpu
+                .check_alive()
+                .map_err(to_js_error)?;
             return Ok(false);
         }
         self.engine

@@ -3,7 +3,8 @@
 import { Engine, Tensor, isTmathError, type Stats, type Transfer } from 'tmath';
 
 async function main(): Promise<number> {
-  const engine = await Engine.create({ precision: 'float32', poolBudgetBytes: 256 << 20 });
+  const engine = await Engine.create({ precision: 'float32', poolBudgetBytes: 256 << 20, memoryLimitBytes: 1 << 30, zeroOnReuse: true });
+  engine.gpuDevice.lost.then(() => engine.recover());
   const a: Tensor = engine.toDevice(new Float32Array(16), [4, 4]);
   const b = await engine.toDeviceAsync(engine.pool.zeros([4, 4]), [4, 4], { dtype: 'f32' });
   const c = engine.matmul(a, b);
@@ -23,6 +24,9 @@ async function main(): Promise<number> {
     if (isTmathError(e) && e.code === 'InvalidShape') console.log(e.message);
   }
   await engine.synchronize();
+  const lost: string | null = engine.deviceLost;
+  const recovered: boolean = await engine.recover();
+  if (lost === null && recovered) throw new Error('recover() acts only after a loss');
   engine.dispose();
   return host.length + report.stats.copies + stats.pool.hits + ledger.length + buffer.size + (device ? 1 : 0);
 }
