@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `npm run bench`: the main job. Builds what is missing and runs every native suite on this
-# machine's adapter (lavapipe without a GPU), ending with the seed's table measured, then the
-# browser comparison with TensorFlow.js in headless Chromium. Pass suite names or --json through
-# to the native part:   npm run bench -- pool --json
+# `npm run bench`: the main job. Builds what is missing, runs every native suite on this machine's
+# adapter (`tmath-bench all`: lavapipe without a GPU), then the benchmark page www/index.html
+# with ?auto=1 in headless Chromium (WebGPU; SwiftShader without a GPU), and prints the seed's
+# table measured both ways plus the comparison with TensorFlow.js and ONNX Runtime Web as text.
+# The page's full results and a screenshot land in bench/out/. Pass suite names or --json through
+# to the native part only:   npm run bench -- pool --json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,9 +12,12 @@ bash scripts/setup.sh
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 cargo build --release --bin tmath-bench
 if [ $# -eq 0 ]; then
-  ./target/release/tmath-bench pool transfer precision matmul e2e
+  echo "== native: tmath-bench all"
+  ./target/release/tmath-bench all
   [ -f pkg/tmath_bg.wasm ] || bash scripts/build-web.sh
-  node bench/browser-matmul.mjs
+  echo
+  echo "== browser: www/index.html?auto=1 in headless Chromium"
+  node bench/page.mjs
 else
   ./target/release/tmath-bench "$@"
 fi

@@ -22,8 +22,9 @@ export async function serve(root = ROOT) {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
     if (path.includes('..')) { res.writeHead(403).end(); return; }
     try {
-      const body = await readFile(join(root, path.endsWith('/') ? path + 'index.html' : path));
-      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' });
+      const file = path.endsWith('/') ? path + 'index.html' : path;
+      const body = await readFile(join(root, file));
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
       res.end(body);
     } catch {
       res.writeHead(404).end();

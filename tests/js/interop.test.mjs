@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve, launch, openPage } from './harness.mjs';
-import { reluModel } from './onnx.mjs';
+import { reluModel } from '../../www/onnx.mjs';
 
 let server, context;
 
