@@ -158,6 +158,7 @@ impl Tensor {
         self.check_fault()?;
         match self.storage().as_ref() {
             None => Err(Error::disposed(self.describe())),
+            Some(Storage::Pooled(lease)) if lease.is_refused() => Err(self.refused()),
             Some(storage) => storage.buffer().cloned().ok_or_else(|| Error::DeviceMismatch {
                 reason: format!(
                     "{} is an adopted foreign GPUBuffer; this operation needs a tmath buffer (toDevice without adopt copies it)",
@@ -197,16 +198,18 @@ impl Tensor {
             .as_ref()
         {
             Some(error) => Err(error.clone()),
-            None => match self.storage().as_ref() {
-                Some(Storage::Pooled(lease)) if lease.is_refused() => Err(Error::OutOfMemory {
-                    bytes: self.inner.byte_len,
-                    reason: format!(
-                        "the device could not allocate the buffer of {} (reported after the call that made it returned); dispose it, free memory, and make it again",
-                        self.describe()
-                    ),
-                }),
-                _ => Ok(()),
-            },
+            None => Ok(()),
+        }
+    }
+
+    /// The error for a pooled buffer the device refused after the fact (web only).
+    fn refused(&self) -> Error {
+        Error::OutOfMemory {
+            bytes: self.inner.byte_len,
+            reason: format!(
+                "the device could not allocate the buffer of {} (reported after the call that made it returned); dispose it, free memory, and make it again",
+                self.describe()
+            ),
         }
     }
 
