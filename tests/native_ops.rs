@@ -10,11 +10,10 @@ use common::Rng;
 use tmath::{DType, Engine, EngineConfig, Tensor, UploadRoute};
 
 fn engine_with(upload: UploadRoute) -> Engine {
-    Engine::new_blocking(EngineConfig {
+    common::engine(EngineConfig {
         upload,
         ..EngineConfig::default()
     })
-    .unwrap_or_else(|e| panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"))
 }
 
 fn random(rng: &mut Rng, n: usize) -> Vec<f32> {

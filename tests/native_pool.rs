@@ -8,13 +8,10 @@ use common::{random_size_workload, Step};
 use tmath::{DType, Engine, EngineConfig, PoolConfig};
 
 fn engine_with(pool: PoolConfig) -> Engine {
-    match Engine::new_blocking(EngineConfig {
+    common::engine(EngineConfig {
         pool,
         ..EngineConfig::default()
-    }) {
-        Ok(engine) => engine,
-        Err(e) => panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"),
-    }
+    })
 }
 
 fn new_engine() -> Engine {
@@ -191,12 +188,11 @@ fn dropping_the_last_handle_returns_the_buffer() {
 fn zero_on_reuse_keeps_one_tensors_data_from_another() {
     use tmath::UploadRoute;
     for upload in [UploadRoute::QueueWrite, UploadRoute::Auto] {
-        let engine = Engine::new_blocking(EngineConfig {
+        let engine = common::engine(EngineConfig {
             zero_on_reuse: true,
             upload,
             ..EngineConfig::default()
-        })
-        .unwrap();
+        });
         let secret: Vec<f32> = (0..1000).map(|i| i as f32 + 1.0).collect();
         let t = engine.to_device(&secret, [1000], None).unwrap();
         t.to_vec::<f32>().unwrap();

@@ -10,12 +10,11 @@ use half::{bf16, f16};
 use tmath::{DType, Engine, EngineConfig, HostData, Tensor, UploadRoute};
 
 fn engine_with(precision: DType) -> Engine {
-    Engine::new_blocking(EngineConfig {
+    common::engine(EngineConfig {
         precision,
         upload: UploadRoute::QueueWrite,
         ..EngineConfig::default()
     })
-    .unwrap_or_else(|e| panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"))
 }
 
 fn engine() -> Engine {
@@ -261,11 +260,10 @@ fn uploads_convert_on_the_host_or_the_gpu_with_the_same_bits_and_honest_counts()
     let n = input.len();
     let mut results = Vec::new();
     for (site, copies, dispatches) in [(ConversionSite::Host, 2, 0), (ConversionSite::Gpu, 1, 1)] {
-        let engine = Engine::new_blocking(EngineConfig {
+        let engine = common::engine(EngineConfig {
             upload_conversion: site,
             ..EngineConfig::default()
-        })
-        .unwrap();
+        });
         let before = engine.stats();
         let t = engine.to_device(&input, [n], Some(DType::BF16)).unwrap();
         let after = engine.stats();

@@ -8,15 +8,8 @@ mod common;
 use common::Rng;
 use tmath::{DType, Engine, EngineConfig, Error, PoolConfig, Stats};
 
-fn engine_with(config: EngineConfig) -> Engine {
-    match Engine::new_blocking(config) {
-        Ok(engine) => engine,
-        Err(e) => panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"),
-    }
-}
-
 fn new_engine() -> Engine {
-    engine_with(EngineConfig::default())
+    common::engine(EngineConfig::default())
 }
 
 /// The counters a rejected call must leave alone (everything but submissions).
@@ -313,7 +306,7 @@ fn a_readback_in_flight_when_the_device_is_lost_settles() {
 
 #[test]
 fn the_memory_limit_evicts_idle_buffers_then_refuses_with_nothing_half_made() {
-    let engine = engine_with(EngineConfig {
+    let engine = common::engine(EngineConfig {
         pool: PoolConfig {
             memory_limit_bytes: 1 << 20,
             ..PoolConfig::default()
@@ -413,7 +406,7 @@ fn a_buffer_the_device_refuses_is_retried_once_then_out_of_memory() {
 #[test]
 fn soak_buffers_stop_growing_after_warm_up() {
     let budget = 8 << 20;
-    let engine = engine_with(EngineConfig {
+    let engine = common::engine(EngineConfig {
         pool: PoolConfig {
             budget_bytes: budget,
             ..PoolConfig::default()

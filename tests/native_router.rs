@@ -2,14 +2,15 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use tmath::{DType, Engine, EngineConfig, Route, Stats, UploadRoute};
 
 fn engine_with(upload: UploadRoute) -> Engine {
-    Engine::new_blocking(EngineConfig {
+    common::engine(EngineConfig {
         upload,
         ..EngineConfig::default()
     })
-    .unwrap_or_else(|e| panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"))
 }
 
 fn delta(before: &Stats, after: &Stats) -> [u64; 5] {
@@ -283,11 +284,10 @@ fn a_buffer_that_pending_work_uses_returns_to_the_pool_only_after_submission() {
 
 #[test]
 fn the_ledger_keeps_the_last_transfers() {
-    let engine = Engine::new_blocking(EngineConfig {
+    let engine = common::engine(EngineConfig {
         ledger_capacity: 3,
         ..EngineConfig::default()
-    })
-    .unwrap();
+    });
     for n in 1..=5usize {
         engine.to_device(&vec![0i32; n], [n], None).unwrap();
     }
@@ -304,11 +304,10 @@ fn the_ledger_keeps_the_last_transfers() {
 
 #[test]
 fn staged_writes_reuse_a_kept_mapped_upload_buffer() {
-    let engine = Engine::new_blocking(EngineConfig {
+    let engine = common::engine(EngineConfig {
         upload: UploadRoute::Staged,
         ..EngineConfig::default()
-    })
-    .unwrap();
+    });
     let data: Vec<f32> = (0..100_000).map(|i| i as f32 * 0.5).collect();
     let first = engine.to_device(&data, [100_000], None).unwrap();
     assert_eq!(engine.ledger().last().unwrap().route, Route::StagedWrite);
@@ -332,11 +331,10 @@ fn staged_writes_reuse_a_kept_mapped_upload_buffer() {
 fn gpu_copies_use_the_compute_copy_where_chosen_and_the_copy_command_otherwise() {
     for (method, aligned_dispatches) in [(tmath::GpuCopy::Compute, 1), (tmath::GpuCopy::Command, 0)]
     {
-        let engine = Engine::new_blocking(EngineConfig {
+        let engine = common::engine(EngineConfig {
             gpu_copy: method,
             ..EngineConfig::default()
-        })
-        .unwrap();
+        });
         let data: Vec<f32> = (0..300_000).map(|i| (i % 977) as f32).collect();
         let t = engine.to_device(&data, [300_000], None).unwrap();
         let before = engine.stats();

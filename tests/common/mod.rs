@@ -57,3 +57,11 @@ pub fn random_size_workload(seed: u64, count: usize, max_live: usize) -> Vec<Ste
     steps
 }
 pub mod golden;
+
+/// An engine on this machine's adapter, or a loud failure naming what is missing: the native
+/// tests never skip for want of an adapter.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn engine(config: tmath::EngineConfig) -> tmath::Engine {
+    tmath::Engine::new_blocking(config)
+        .unwrap_or_else(|e| panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"))
+}

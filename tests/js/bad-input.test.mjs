@@ -86,8 +86,7 @@ test('forty-odd bad inputs give their codes and leave the pool and the engine as
     };
     const got = {};
     for (const [name, [want, fn]] of Object.entries(cases)) {
-      let code;
-      try { await fn(); code = 'no error'; } catch (e) { code = e.name === 'TmathError' ? e.code : `${e.name}: ${e.message}`; }
+      const code = await codeOf(fn);
       got[name] = code === want ? 'ok' : `${code} (wanted ${want})`;
     }
     await engine.synchronize();

@@ -90,12 +90,11 @@ test('a disposed engine refuses every call with Disposed', async () => {
     const e = await tmath.Engine.create();
     const t = e.toDevice(new Float32Array([1, 2]));
     e.dispose();
-    const code = async (fn) => { try { await fn(); return 'no error'; } catch (err) { return err.code; } };
     return {
-      toDevice: await code(() => e.toDevice(new Float32Array(2))),
-      get: await code(() => e.pool.get([2])),
-      toHost: await code(() => t.toHost()),
-      disposeTensor: await code(() => t.dispose()),
+      toDevice: await codeOf(() => e.toDevice(new Float32Array(2))),
+      get: await codeOf(() => e.pool.get([2])),
+      toHost: await codeOf(() => t.toHost()),
+      disposeTensor: await codeOf(() => t.dispose()),
     };
   });
   assert.deepEqual(r, { toDevice: 'Disposed', get: 'Disposed', toHost: 'Disposed', disposeTensor: 'no error' });

@@ -11,9 +11,6 @@ const fx = usePage({ setup: async () => {
     crossings: b.crossings - a.crossings,
     maps: b.pool.stagingHits + b.pool.stagingMisses - a.pool.stagingHits - a.pool.stagingMisses,
   });
-  window.codeOf = async (fn) => {
-    try { await fn(); return 'no error'; } catch (e) { return e.name === 'TmathError' ? e.code : `${e.name}: ${e.message}`; }
-  };
   window.userBuffer = (device, values, usage) => {
     const buffer = device.createBuffer({ size: values.byteLength, usage, mappedAtCreation: true });
     new values.constructor(buffer.getMappedRange()).set(values);
