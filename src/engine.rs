@@ -1,16 +1,15 @@
 //! The engine: owns the device, the pool, the pending command encoder and the counters. Every
 //! other part borrows them through [`Shared`].
 
+pub(crate) use crate::context::State;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::gpu::{AdapterReport, Gpu};
-use crate::kernels::Pipelines;
-use crate::pool::{BufferKind, Lease, Pool, PoolConfig, PoolStats};
+use crate::pool::{BufferKind, Lease, Pool, PoolConfig, PoolStats, WriteOrder};
 use crate::router::{ConversionSite, GpuCopy, Ledger, Transfer, UploadRoute};
 use crate::shape::Shape;
-use crate::stats::{Counters, Stats};
+use crate::stats::Stats;
 use crate::tensor::Tensor;
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// How an [`Engine`] is set up. `Default` gives the documented defaults.
@@ -54,128 +53,6 @@ impl Default for EngineConfig {
     }
 }
 
-/// State behind the engine's lock. Lock order: `State`, then a tensor's lease.
-pub(crate) struct State {
-    pub pool: Pool,
-    /// Commands recorded and not yet submitted (see [`Engine::flush`]).
-    pub encoder: Option<wgpu::CommandEncoder>,
-    /// Buffers the pending encoder uses. A queue write into one of them must flush first:
-    /// queue writes run before commands submitted after them.
-    pub pending: HashSet<wgpu::Buffer>,
-    /// Natively, queue writes run only at the next submission; `flush` submits for them too.
-    /// (On the web `writeBuffer` runs on the queue by itself.)
-    pub writes_pending: bool,
-    pub counters: Counters,
-    pub ledger: Ledger,
-    pub pipelines: Pipelines,
-    /// Uniform buffers holding ops' params, one 256-byte slot per dispatch, written with queue
-    /// writes. Writes land before the submission that uses them, so slots are reused from the
-    /// start after every flush and no buffer is created per op.
-    pub uniforms: Vec<Lease>,
-    /// Leases returned while pending commands still use their buffers: they go back to the pool
-    /// (where they could be evicted and destroyed) only once those commands are submitted.
-    pub release_after_flush: Vec<Lease>,
-    pub uniform_cursor: u64,
-    /// On the web, a flush is queued for the end of the current task once work is recorded.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub flush_scheduled: bool,
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-    /// Upload staging buffers used by pending commands: mapped again once submitted, then they
-    /// return to the pool through `remapped` (native only).
-    pub remap_after_flush: Vec<Lease>,
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-    /// Upload staging buffers whose map completed, waiting to go back to the pool. Map callbacks
-    /// may run while the state is locked, so they only touch this list.
-    pub remapped: Arc<Mutex<Vec<Lease>>>,
-}
-
-impl State {
-    /// The pending encoder, created on first use.
-    pub fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
-        self.encoder.get_or_insert_with(|| {
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("tmath"),
-            })
-        })
-    }
-
-    /// Submit the pending encoder, if any. Returns whether anything was submitted.
-    pub fn flush(&mut self, queue: &wgpu::Queue) -> bool {
-        self.pending.clear();
-        let submitted = match self.encoder.take() {
-            Some(encoder) => {
-                queue.submit([encoder.finish()]);
-                true
-            }
-            None if self.writes_pending => {
-                queue.submit([]);
-                true
-            }
-            None => false,
-        };
-        self.writes_pending = false;
-        self.uniform_cursor = 0;
-        for lease in std::mem::take(&mut self.release_after_flush) {
-            self.release(lease);
-        }
-        if submitted {
-            self.counters.submits += 1;
-        }
-        #[cfg(not(target_arch = "wasm32"))]
-        for lease in self.remap_after_flush.drain(..) {
-            let buffer = lease.buffer.clone();
-            let back = Arc::clone(&self.remapped);
-            buffer.map_async(wgpu::MapMode::Write, .., move |result| {
-                if result.is_ok() {
-                    back.lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(lease);
-                }
-                // A failed map means a lost device: the lease is dropped with it.
-            });
-        }
-        submitted
-    }
-
-    /// Return upload staging buffers whose map completed to the pool.
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-    pub fn collect_remapped(&mut self) {
-        let ready =
-            std::mem::take(&mut *self.remapped.lock().unwrap_or_else(PoisonError::into_inner));
-        for lease in ready {
-            self.release(lease);
-        }
-    }
-
-    /// Record that pending commands use `buffer`.
-    pub fn uses(&mut self, buffer: &wgpu::Buffer) {
-        self.pending.insert(buffer.clone());
-    }
-
-    /// Make a queue write (or a map) of `buffer` safe: flush if pending commands use it.
-    pub fn before_host_access(&mut self, queue: &wgpu::Queue, buffer: &wgpu::Buffer) {
-        if self.pending.contains(buffer) {
-            self.flush(queue);
-        }
-    }
-
-    /// Return a lease to the pool. Pooled leases only come from this pool, so this cannot fail
-    /// except through a tmath bug, which is reported in debug builds.
-    pub fn release(&mut self, lease: Lease) {
-        if self.pending.contains(&lease.buffer) {
-            self.release_after_flush.push(lease);
-            return;
-        }
-        let result = self.pool.release(&lease);
-        debug_assert!(result.is_ok(), "{result:?}");
-    }
-
-    /// Count one transfer and keep it in the ledger.
-    pub fn record(&mut self, transfer: Transfer) {
-        self.ledger.push(transfer);
-    }
-}
-
 /// What tensors and the web layer share with the engine.
 pub(crate) struct Shared {
     pub gpu: Gpu,
@@ -190,72 +67,27 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Write an op's params into the next uniform slot; returns the buffer and the slot's
-    /// dynamic offset. Slot buffers come from the pool once and stay with the engine.
-    pub fn params(&self, state: &mut State, bytes: &[u8]) -> Result<(wgpu::Buffer, u32)> {
-        use crate::kernels::UNIFORM_SLOT;
-        const ARENA: u64 = 64 << 10;
-        let slots = ARENA / UNIFORM_SLOT;
-        let index = (state.uniform_cursor / slots) as usize;
-        if index == state.uniforms.len() {
-            let lease = self.acquire(state, ARENA, BufferKind::Uniform)?;
-            state.uniforms.push(lease);
-        }
-        let offset = (state.uniform_cursor % slots) * UNIFORM_SLOT;
-        let buffer = state.uniforms[index].buffer.clone();
-        let mut slot = [0u8; UNIFORM_SLOT as usize];
-        slot[..bytes.len()].copy_from_slice(bytes);
-        self.gpu.queue.write_buffer(&buffer, offset, &slot);
-        state.writes_pending = cfg!(not(target_arch = "wasm32")) || state.writes_pending;
-        state.uniform_cursor += 1;
-        Ok((buffer, offset as u32))
-    }
-
-    /// After recording work: on the web, submit it at the end of the current task (natively the
-    /// next read or `flush` does).
-    pub fn recorded(self: &Arc<Self>, state: &mut State) {
-        #[cfg(target_arch = "wasm32")]
-        if !state.flush_scheduled {
-            state.flush_scheduled = true;
-            let weak = Arc::downgrade(self);
-            // A macrotask, not a microtask: promises awaited within the task (a readback, say)
-            // must not split its work into two submissions. The timer is set now, so it fires
-            // before any timer the caller sets after recording.
-            let timer = js_sys::Promise::new(&mut |resolve, _| {
-                let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
-                    .ok()
-                    .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok());
-                match set_timeout {
-                    Some(f) => {
-                        let _ = f.call2(&wasm_bindgen::JsValue::NULL, &resolve, &0.into());
-                    }
-                    None => {
-                        let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
-                    }
-                }
-            });
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
-                if let Some(shared) = weak.upgrade() {
-                    let mut state = shared.lock();
-                    state.flush_scheduled = false;
-                    state.flush(&shared.gpu.queue);
-                }
-            });
-        }
-        #[cfg(not(target_arch = "wasm32"))]
-        let _ = state;
-    }
-
-    /// A lease of at least `bytes` for `kind`, from the pool.
+    /// A lease of at least `bytes` for `kind`, from the pool, for a writer recorded into the
+    /// stream (op outputs, casts, copies, clears): it may be a buffer pending work still reads.
     pub fn acquire(&self, state: &mut State, bytes: u64, kind: BufferKind) -> Result<Lease> {
+        self.acquire_for(state, bytes, kind, WriteOrder::InStream)
+    }
+
+    /// A lease of at least `bytes` for `kind` for a writer running in `order`. With
+    /// `zero_on_reuse`, a reused tensor buffer is cleared (in stream) first.
+    pub fn acquire_for(
+        &self,
+        state: &mut State,
+        bytes: u64,
+        kind: BufferKind,
+        order: WriteOrder,
+    ) -> Result<Lease> {
         self.gpu.check_alive()?;
-        let lease = state.pool.acquire(&self.gpu.device, bytes, kind)?;
+        let lease = state.acquire(bytes, kind, order)?;
         if self.config.zero_on_reuse && lease.reused && kind.is_tensor_storage() {
             // The whole buffer, not just the new tensor's bytes: gpuBuffer exposes all of it.
-            state
-                .encoder(&self.gpu.device)
-                .clear_buffer(&lease.buffer, 0, None);
+            // Recorded in stream, so a host write must then be ordered after it too.
+            state.encoder().clear_buffer(&lease.buffer, 0, None);
             state.uses(&lease.buffer);
         }
         Ok(lease)
@@ -285,26 +117,36 @@ impl Engine {
         }
         let mut config = config;
         config.pool.max_buffer_bytes = gpu.report.max_buffer_size;
-        let state = State {
-            pool: Pool::new(config.pool.clone()),
-            encoder: None,
-            pending: HashSet::new(),
-            writes_pending: false,
-            counters: Counters::default(),
-            ledger: Ledger::new(config.ledger_capacity),
-            pipelines: Pipelines::default(),
-            uniforms: Vec::new(),
-            release_after_flush: Vec::new(),
-            uniform_cursor: 0,
-            flush_scheduled: false,
-            remap_after_flush: Vec::new(),
-            remapped: Arc::default(),
-        };
+        let state = State::new(
+            gpu.device.clone(),
+            gpu.queue.clone(),
+            Pool::new(config.pool.clone()),
+            Ledger::new(config.ledger_capacity),
+        );
         #[allow(clippy::arc_with_non_send_sync)] // wgpu's web types are not Send; one thread there.
-        let shared = Arc::new(Shared {
-            gpu,
-            config,
-            state: Mutex::new(state),
+        let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
+            #[cfg_attr(not(target_arch = "wasm32"), allow(unused_mut))]
+            let mut state = state;
+            #[cfg(target_arch = "wasm32")]
+            {
+                // Work recorded in a task is submitted at the end of that task.
+                let weak = weak.clone();
+                state.set_on_first_record(Box::new(move || {
+                    let weak = weak.clone();
+                    crate::platform::after_task(move || {
+                        if let Some(shared) = weak.upgrade() {
+                            shared.lock().flush();
+                        }
+                    });
+                }));
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            let _ = weak;
+            Shared {
+                gpu,
+                config,
+                state: Mutex::new(state),
+            }
         });
         Ok(Engine { shared })
     }
@@ -346,7 +188,10 @@ impl Engine {
         let state = self.shared.lock();
         Stats {
             pool: state.pool.stats(),
-            counters: state.counters,
+            counters: crate::stats::Counters {
+                bind_groups: state.pipelines.bind_groups_created,
+                ..state.counters
+            },
         }
     }
 
@@ -356,7 +201,7 @@ impl Engine {
     pub fn flush(&self) -> Result<()> {
         self.shared.gpu.check_alive()?;
         let mut state = self.shared.lock();
-        state.flush(&self.shared.gpu.queue);
+        state.flush();
         Ok(())
     }
 
@@ -386,8 +231,8 @@ impl Engine {
     pub fn dispose(&self) {
         {
             let mut state = self.shared.lock();
-            state.flush(&self.shared.gpu.queue);
-            state.pool.trim(0);
+            state.flush();
+            state.trim(0);
         }
         self.shared.gpu.dispose();
     }
@@ -474,9 +319,7 @@ impl PoolHandle<'_> {
         let shared = &self.engine.shared;
         let mut state = shared.lock();
         let lease = shared.acquire(&mut state, byte_len(&shape, dtype)?, BufferKind::Storage)?;
-        state
-            .encoder(&shared.gpu.device)
-            .clear_buffer(&lease.buffer, 0, None);
+        state.encoder().clear_buffer(&lease.buffer, 0, None);
         state.uses(&lease.buffer);
         drop(state);
         Ok(Tensor::from_lease(Arc::clone(shared), shape, dtype, lease))
@@ -502,7 +345,7 @@ impl PoolHandle<'_> {
     /// Free idle buffers, least recently used first, until at most `target_bytes` stay idle.
     /// Returns the bytes freed.
     pub fn trim(&self, target_bytes: u64) -> u64 {
-        self.engine.shared.lock().pool.trim(target_bytes)
+        self.engine.shared.lock().trim(target_bytes)
     }
 
     /// Change the idle-byte budget (evicts at once if the idle bytes exceed it).

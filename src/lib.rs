@@ -15,12 +15,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod context;
 pub mod dtype;
 mod engine;
 pub mod error;
 mod gpu;
 mod kernels;
 pub mod ops;
+mod platform;
 pub mod pool;
 mod precision;
 pub mod router;

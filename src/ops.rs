@@ -228,7 +228,7 @@ impl Engine {
             (&out.buffer, words(out_f32)),
         ];
         let grid = (groups_x as u32, groups_y as u32, batch as u32);
-        let recorded = record_op(shared, &mut state, kernel, &params, bindings, grid);
+        let recorded = record_op(&mut state, kernel, &params, bindings, grid);
         if let Err(e) = recorded {
             state.release(out);
             return Err(e);
@@ -238,7 +238,6 @@ impl Engine {
         } else {
             narrow_output(shared, &mut state, out, dtype, batch * m64 * n64)
         };
-        shared.recorded(&mut state);
         drop(state);
         Ok(Tensor::from_lease(
             Arc::clone(shared),
@@ -378,12 +377,11 @@ impl Engine {
             (&out.buffer, words(len)),
         ];
         let (x, y) = groups(n);
-        let recorded = record_op(shared, &mut state, kernel, &params, bindings, (x, y, 1));
+        let recorded = record_op(&mut state, kernel, &params, bindings, (x, y, 1));
         if let Err(e) = recorded {
             state.release(out);
             return Err(e);
         }
-        shared.recorded(&mut state);
         drop(state);
         Ok(Tensor::from_lease(
             Arc::clone(shared),
@@ -397,18 +395,20 @@ impl Engine {
 /// Record one op: its params into a uniform slot, its (cached) pipeline and bind group over the
 /// two inputs and the output (whole-buffer ranges of the given sizes), and one dispatch.
 fn record_op(
-    shared: &Shared,
     state: &mut State,
     kernel: Kernel,
     params: &[u32],
     bindings: [(&wgpu::Buffer, u64); 3],
     grid: (u32, u32, u32),
 ) -> Result<()> {
-    let (uniform, offset) = shared.params(state, bytemuck::cast_slice(params))?;
-    let device = &shared.gpu.device;
-    let pipeline = state.pipelines.get(device, kernel).clone();
+    let (uniform, offset) = state.params(bytemuck::cast_slice(params))?;
     let [(a, a_len), (b, b_len), (out, out_len)] = bindings;
-    let bind = state.pipelines.bind_group(
+    for buffer in [a, b, out] {
+        state.uses(buffer);
+    }
+    let (device, pipelines, pass) = state.compute();
+    let pipeline = pipelines.get(device, kernel).clone();
+    let bind = pipelines.bind_group(
         device,
         kernel,
         &[
@@ -418,19 +418,9 @@ fn record_op(
             (&uniform, 0, UNIFORM_SLOT),
         ],
     );
-    for buffer in [a, b, out] {
-        state.uses(buffer);
-    }
-    let mut pass = state
-        .encoder(device)
-        .begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("tmath op"),
-            timestamp_writes: None,
-        });
     pass.set_pipeline(&pipeline);
     pass.set_bind_group(0, &bind, &[offset]);
     pass.dispatch_workgroups(grid.0, grid.1, grid.2);
-    drop(pass);
     state.counters.dispatches += 1;
     Ok(())
 }
@@ -469,26 +459,22 @@ fn narrow_output(
             return Err(e);
         }
     };
-    let device = &shared.gpu.device;
-    let mut encoder = state.encoder.take().unwrap_or_else(|| {
-        device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("tmath"),
-        })
-    });
-    state.counters.dispatches += crate::kernels::record_cast(
+    let max_binding = shared.gpu.report.max_storage_buffer_binding_size;
+    let (device, pipelines, pass) = state.compute();
+    let dispatches = crate::kernels::record_cast(
         device,
-        &mut state.pipelines,
-        &mut encoder,
+        pipelines,
+        pass,
         &wide.buffer,
         DType::F32,
         &narrow.buffer,
         dtype,
         elements,
-        shared.gpu.report.max_storage_buffer_binding_size,
+        max_binding,
     );
-    state.encoder = Some(encoder);
+    state.counters.dispatches += dispatches;
     state.uses(&narrow.buffer);
-    // The cast that reads it is pending, so it returns to the pool at the next flush.
+    // The cast that reads it is pending: it goes back in stream, for later in-stream writers.
     state.release(wide);
     Ok(narrow)
 }

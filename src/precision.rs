@@ -54,24 +54,19 @@ impl Engine {
         let lease = shared.acquire(&mut state, len, BufferKind::Storage)?;
         state.uses(&source);
         state.uses(&lease.buffer);
-        let device = &shared.gpu.device;
-        let mut encoder = state.encoder.take().unwrap_or_else(|| {
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("tmath"),
-            })
-        });
+        let max_binding = shared.gpu.report.max_storage_buffer_binding_size;
+        let (device, pipelines, pass) = state.compute();
         let dispatches = record_cast(
             device,
-            &mut state.pipelines,
-            &mut encoder,
+            pipelines,
+            pass,
             &source,
             tensor.dtype(),
             &lease.buffer,
             dtype,
             elements,
-            shared.gpu.report.max_storage_buffer_binding_size,
+            max_binding,
         );
-        state.encoder = Some(encoder);
         state.counters.dispatches += dispatches;
         state.counters.conversions += 1;
         drop(state);

@@ -17,7 +17,7 @@ use crate::dtype::{DType, HostData};
 use crate::engine::byte_len;
 use crate::engine::{Engine, Shared, State};
 use crate::error::{Error, Result};
-use crate::pool::{BufferKind, Lease};
+use crate::pool::{BufferKind, Lease, WriteOrder};
 use crate::shape::Shape;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::tensor::Storage;
@@ -37,8 +37,9 @@ pub enum Route {
     HostWrite,
     /// Host data written into a mapped storage buffer (unified memory, no staging copy).
     MappedWrite,
-    /// Host data written into a pooled, already-mapped upload buffer, then copied on the GPU
-    /// (discrete GPUs, native).
+    /// Host data written into staging, then copied on the GPU: a pooled, already-mapped upload
+    /// buffer (large uploads on discrete GPUs, native), or the write-staging arena when the only
+    /// fitting idle buffer is still read by pending work (the write is ordered after it).
     StagedWrite,
     /// A buffer of this device copied on the GPU.
     SameDeviceCopy,
@@ -163,29 +164,7 @@ impl Ledger {
     }
 }
 
-/// Monotonic time in microseconds (performance.now on the web).
-pub(crate) fn now_us() -> f64 {
-    #[cfg(target_arch = "wasm32")]
-    {
-        let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into());
-        performance
-            .ok()
-            .and_then(|p| {
-                let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
-                let now: &js_sys::Function = wasm_bindgen::JsCast::dyn_ref(&now)?;
-                now.call0(&p).ok()?.as_f64()
-            })
-            .unwrap_or_else(js_sys::Date::now)
-            * 1e3
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use std::sync::OnceLock;
-        use std::time::Instant;
-        static START: OnceLock<Instant> = OnceLock::new();
-        START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e6
-    }
-}
+pub(crate) use crate::platform::now_us;
 
 /// What a new tensor from host data needs: its shape and dtype, checked against the data.
 pub(crate) fn check_host_shape(len: u64, shape: &Shape) -> Result<()> {
@@ -277,53 +256,59 @@ pub(crate) fn record_gpu_copy(
     len: u64,
 ) {
     let len = len.next_multiple_of(4);
-    let device = &shared.gpu.device;
     let compute = uses_compute_copy(shared, src, dst, len);
     let max_binding = shared.gpu.report.max_storage_buffer_binding_size;
-    let mut own = None;
-    let encoder = match encoder {
-        Some(encoder) => encoder,
-        None => {
+    let dispatches = match (encoder, compute) {
+        (Some(encoder), true) => {
+            let mut pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("tmath copy"),
+                    timestamp_writes: None,
+                })
+                .forget_lifetime();
+            let device = &shared.gpu.device;
+            crate::kernels::record_copy(
+                device,
+                &mut state.pipelines,
+                &mut pass,
+                src,
+                dst,
+                len,
+                max_binding,
+            )
+        }
+        (Some(encoder), false) => {
+            encoder.copy_buffer_to_buffer(src, 0, dst, 0, len);
+            0
+        }
+        (None, true) => {
             state.uses(src);
             state.uses(dst);
-            own = Some(state.encoder.take().unwrap_or_else(|| {
-                device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("tmath"),
-                })
-            }));
-            own.as_mut().expect("just set")
+            let (device, pipelines, pass) = state.compute();
+            crate::kernels::record_copy(device, pipelines, pass, src, dst, len, max_binding)
+        }
+        (None, false) => {
+            state.uses(src);
+            state.uses(dst);
+            state.encoder().copy_buffer_to_buffer(src, 0, dst, 0, len);
+            0
         }
     };
-    if compute {
-        let dispatches = crate::kernels::record_copy(
-            device,
-            &mut state.pipelines,
-            encoder,
-            src,
-            dst,
-            len,
-            max_binding,
-        );
-        state.counters.dispatches += dispatches;
-    } else {
-        encoder.copy_buffer_to_buffer(src, 0, dst, 0, len);
-    }
-    if let Some(encoder) = own {
-        state.encoder = Some(encoder);
-    }
+    state.counters.dispatches += dispatches;
 }
 
-/// Write `bytes` (the tensor's packed data) into `buffer` with queue writes. `writeBuffer` needs
-/// a multiple of 4 bytes; an odd 16-bit tail goes in a second 4-byte write (no full copy).
-pub(crate) fn queue_write(queue: &wgpu::Queue, buffer: &wgpu::Buffer, bytes: &[u8]) {
+/// Write `bytes` (the tensor's packed data) into `buffer` at `offset` with queue writes.
+/// `writeBuffer` needs a multiple of 4 bytes; an odd 16-bit tail goes in a second 4-byte write
+/// (no full copy).
+pub(crate) fn queue_write(queue: &wgpu::Queue, buffer: &wgpu::Buffer, offset: u64, bytes: &[u8]) {
     let whole = bytes.len() / 4 * 4;
     if whole > 0 {
-        queue.write_buffer(buffer, 0, &bytes[..whole]);
+        queue.write_buffer(buffer, offset, &bytes[..whole]);
     }
     if whole < bytes.len() {
         let mut tail = [0u8; 4];
         tail[..bytes.len() - whole].copy_from_slice(&bytes[whole..]);
-        queue.write_buffer(buffer, whole as u64, &tail);
+        queue.write_buffer(buffer, offset + whole as u64, &tail);
     }
 }
 
@@ -546,7 +531,7 @@ impl Engine {
             &lease.buffer,
             len,
         );
-        state.flush(&shared.gpu.queue);
+        state.flush();
         shared.gpu.queue.submit([encoder.finish()]);
         if let Some(error) = crate::gpu::block_on(scope.pop()) {
             state.release(lease);
@@ -698,7 +683,36 @@ pub(crate) fn upload_bytes(
     let route = upload_route(shared, len);
     let lease = match route {
         Route::MappedWrite => {
-            let lease = shared.acquire(state, len, BufferKind::MappableStorage)?;
+            let lease = shared.acquire_for(
+                state,
+                len,
+                BufferKind::MappableStorage,
+                WriteOrder::AheadOfStream,
+            )?;
+            if state.is_pending(&lease.buffer) {
+                // Mapping would wait for pending work (a submission per upload): order the write
+                // into the stream through staging instead.
+                let staged = host_write(state, lease.buffer.clone(), len, |buffer, at| {
+                    queue_write(&shared.gpu.queue, buffer, at, bytes);
+                    Ok(())
+                });
+                let staged = match staged {
+                    Ok(staged) => staged,
+                    Err(e) => {
+                        state.release(lease);
+                        return Err(e);
+                    }
+                };
+                let tensor = Tensor::from_lease(Arc::clone(shared), shape, dtype, lease);
+                return Ok((
+                    tensor,
+                    if staged {
+                        Route::StagedWrite
+                    } else {
+                        Route::HostWrite
+                    },
+                ));
+            }
             if let Err(e) = mapped_write(shared, state, &lease, bytes) {
                 state.pool.discard(&lease);
                 return Err(e);
@@ -708,11 +722,16 @@ pub(crate) fn upload_bytes(
         #[cfg(not(target_arch = "wasm32"))]
         Route::StagedWrite => staged_write(shared, state, bytes)?,
         _ => {
-            let tensor = upload_with(shared, state, shape, dtype, len, |buffer| {
-                queue_write(&shared.gpu.queue, buffer, bytes);
+            let (tensor, staged) = upload_with(shared, state, shape, dtype, len, |buffer, at| {
+                queue_write(&shared.gpu.queue, buffer, at, bytes);
                 Ok(())
             })?;
-            return Ok((tensor, Route::HostWrite));
+            let route = if staged {
+                Route::StagedWrite
+            } else {
+                Route::HostWrite
+            };
+            return Ok((tensor, route));
         }
     };
     count_upload(state, len);
@@ -754,13 +773,9 @@ fn staged_write(shared: &Shared, state: &mut State, bytes: &[u8]) -> Result<Leas
             return Err(e);
         }
     };
-    state.encoder(&shared.gpu.device).copy_buffer_to_buffer(
-        &staging.buffer,
-        0,
-        &target.buffer,
-        0,
-        len4,
-    );
+    state
+        .encoder()
+        .copy_buffer_to_buffer(&staging.buffer, 0, &target.buffer, 0, len4);
     state.uses(&target.buffer);
     state.remap_after_flush.push(staging);
     Ok(target)
@@ -778,24 +793,53 @@ fn write_padded(view: &mut wgpu::BufferViewMut, bytes: &[u8]) {
 }
 
 /// The host-write route with the caller's write (a queue write natively, a write straight from
-/// a JS typed array on the web) into a pooled storage buffer of `len` bytes.
+/// a JS typed array on the web) of `len` bytes, `write(buffer, offset)`, into a pooled storage
+/// buffer. Counts 1 copy and 1 crossing, and one more copy when the write had to be ordered
+/// after pending work through the staging arena (returned as `true`).
 pub(crate) fn upload_with(
     shared: &Arc<Shared>,
     state: &mut State,
     shape: Shape,
     dtype: DType,
     len: u64,
-    write: impl FnOnce(&wgpu::Buffer) -> Result<()>,
-) -> Result<Tensor> {
-    let lease = shared.acquire(state, len, BufferKind::Storage)?;
-    state.before_host_access(&shared.gpu.queue, &lease.buffer);
-    if let Err(e) = write(&lease.buffer) {
-        state.release(lease);
-        return Err(e);
-    }
+    write: impl FnOnce(&wgpu::Buffer, u64) -> Result<()>,
+) -> Result<(Tensor, bool)> {
+    let lease = shared.acquire_for(state, len, BufferKind::Storage, WriteOrder::AheadOfStream)?;
+    let staged = match host_write(state, lease.buffer.clone(), len, write) {
+        Ok(staged) => staged,
+        Err(e) => {
+            state.release(lease);
+            return Err(e);
+        }
+    };
+    Ok((
+        Tensor::from_lease(Arc::clone(shared), shape, dtype, lease),
+        staged,
+    ))
+}
+
+/// Write `len` bytes of host data into `target` with `write(buffer, offset)`: directly, or,
+/// when pending work still uses `target`, through the staging arena in stream order (returns
+/// `true`). Counts 1 copy and 1 crossing, plus the staging copy.
+fn host_write(
+    state: &mut State,
+    target: wgpu::Buffer,
+    len: u64,
+    write: impl FnOnce(&wgpu::Buffer, u64) -> Result<()>,
+) -> Result<bool> {
+    let staged = if state.is_pending(&target) {
+        state.write_ordered(&target, len, write)?
+    } else {
+        write(&target, 0)?;
+        false
+    };
     state.writes_pending = cfg!(not(target_arch = "wasm32"));
     count_upload(state, len);
-    Ok(Tensor::from_lease(Arc::clone(shared), shape, dtype, lease))
+    if staged {
+        state.counters.copies += 1;
+        state.counters.copy_bytes += len;
+    }
+    Ok(staged)
 }
 
 fn count_upload(state: &mut State, len: u64) {
@@ -809,11 +853,17 @@ fn count_upload(state: &mut State, len: u64) {
 fn mapped_write(shared: &Shared, state: &mut State, lease: &Lease, bytes: &[u8]) -> Result<()> {
     let len = (bytes.len() as u64).next_multiple_of(4);
     if lease.reused {
-        state.before_host_access(&shared.gpu.queue, &lease.buffer);
+        state.before_host_access(&lease.buffer);
         #[cfg(not(target_arch = "wasm32"))]
         crate::gpu::block_on(map(&shared.gpu, &lease.buffer, wgpu::MapMode::Write, len))?;
         #[cfg(target_arch = "wasm32")]
-        unreachable!("the web has no MAPPABLE_PRIMARY_BUFFERS");
+        {
+            let _ = shared;
+            return Err(Error::invalid_argument(
+                "upload",
+                "mapped writes need MAPPABLE_PRIMARY_BUFFERS, which the web never has",
+            ));
+        }
     }
     {
         let mut view =
@@ -889,17 +939,13 @@ pub(crate) async fn read_back_mapped<R>(
         };
         let staging = shared.acquire(&mut state, copy_len, BufferKind::Readback)?;
         if let Some(source) = source {
-            state.encoder(&gpu.device).copy_buffer_to_buffer(
-                &source,
-                0,
-                &staging.buffer,
-                0,
-                copy_len,
-            );
-            state.flush(&gpu.queue);
+            state
+                .encoder()
+                .copy_buffer_to_buffer(&source, 0, &staging.buffer, 0, copy_len);
+            state.flush();
         } else {
             // An adopted foreign GPUBuffer: wgpu cannot name it, so a raw copy, after pending work.
-            state.flush(&gpu.queue);
+            state.flush();
             #[cfg(target_arch = "wasm32")]
             if let Some(raw) = &foreign {
                 use crate::web::raw;

@@ -19,6 +19,10 @@ pub struct Counters {
     pub submits: u64,
     /// Compute dispatches.
     pub dispatches: u64,
+    /// Bind groups created (a chain of ops over repeating buffers reuses cached ones).
+    pub bind_groups: u64,
+    /// Queue writes of ops' params: one per submission that records ops, not one per op.
+    pub param_writes: u64,
 }
 
 /// A snapshot of everything the engine counts: its own [`Counters`] and the pool's

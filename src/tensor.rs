@@ -110,7 +110,7 @@ impl Tensor {
         shared.gpu.check_alive()?;
         let mut state = shared.lock();
         let buffer = self.raw_buffer()?;
-        state.flush(&shared.gpu.queue);
+        state.flush();
         Ok(buffer)
     }
 

@@ -261,24 +261,23 @@ fn converting_on_upload_is_counted_once() {
 }
 
 #[test]
-fn a_buffer_that_pending_work_uses_returns_to_the_pool_only_after_submission() {
+fn a_buffer_that_pending_work_uses_returns_to_the_pool_at_once_and_uploads_into_it_are_ordered() {
     let engine = engine_with(UploadRoute::QueueWrite);
     // zeros records a clear that is not yet submitted; disposing the tensor returns the buffer
-    // only at the next flush, so the upload gets another one.
+    // in stream at once, and the upload that reuses it is ordered after the clear.
     let z = engine.pool().zeros([2048], None).unwrap();
     z.dispose().unwrap();
-    assert_eq!(
-        engine.stats().pool.bytes_in_use,
-        8192,
-        "held until the clear is submitted"
-    );
+    assert_eq!(engine.stats().pool.bytes_in_use, 0, "idle at once");
     let data = vec![7.0f32; 2048];
     let t = engine.to_device(&data, [2048], None).unwrap();
-    assert_eq!(engine.stats().pool.hits, 0);
-    assert_eq!(t.to_vec::<f32>().unwrap(), data);
-    // The flush that ran the readback returned the first buffer: the next upload reuses it.
-    let u = engine.to_device(&data, [2048], None).unwrap();
     assert_eq!(engine.stats().pool.hits, 1);
+    assert_eq!(engine.ledger().last().unwrap().route, Route::StagedWrite);
+    assert_eq!(t.to_vec::<f32>().unwrap(), data);
+    // After the submission that ran the readback, a plain host write.
+    t.dispose().unwrap();
+    let u = engine.to_device(&data, [2048], None).unwrap();
+    assert_eq!(engine.stats().pool.hits, 2);
+    assert_eq!(engine.ledger().last().unwrap().route, Route::HostWrite);
     assert_eq!(u.to_vec::<f32>().unwrap(), data);
 }
 

@@ -169,6 +169,8 @@ pub(crate) struct Pipelines {
     built: HashMap<Kernel, wgpu::ComputePipeline>,
     ops_layout: Option<(wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     bind_groups: HashMap<BindKey, wgpu::BindGroup>,
+    /// Bind groups created so far (cache misses).
+    pub bind_groups_created: u64,
 }
 
 /// What a cached bind group binds: its layout (the shared ops layout, or the kernel whose own
@@ -221,6 +223,7 @@ impl Pipelines {
             layout: &layout,
             entries: &resources,
         });
+        self.bind_groups_created += 1;
         if self.bind_groups.len() >= BIND_GROUP_CACHE {
             self.bind_groups.clear();
         }
@@ -282,12 +285,12 @@ pub(crate) fn groups(invocations: u64) -> (u32, u32) {
     (x as u32, groups.div_ceil(x) as u32)
 }
 
-/// Record a vec4 compute copy of `len` bytes (a multiple of 16) from `src` to `dst`, in chunks
-/// no larger than the device's storage binding limit. Returns the dispatches recorded.
+/// Record a vec4 compute copy of `len` bytes (a multiple of 16) from `src` to `dst` into `pass`,
+/// in chunks no larger than the device's storage binding limit. Returns the dispatches recorded.
 pub(crate) fn record_copy(
     device: &wgpu::Device,
     pipelines: &mut Pipelines,
-    encoder: &mut wgpu::CommandEncoder,
+    pass: &mut wgpu::ComputePass<'static>,
     src: &wgpu::Buffer,
     dst: &wgpu::Buffer,
     len: u64,
@@ -306,15 +309,10 @@ pub(crate) fn record_copy(
             Kernel::Copy,
             &[(src, offset, size), (dst, offset, size)],
         );
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("tmath copy"),
-            timestamp_writes: None,
-        });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind, &[]);
         let (x, y) = groups(size / 16);
         pass.dispatch_workgroups(x, y, 1);
-        drop(pass);
         offset += size;
         dispatches += 1;
     }
@@ -327,7 +325,7 @@ pub(crate) fn record_copy(
 pub(crate) fn record_cast(
     device: &wgpu::Device,
     pipelines: &mut Pipelines,
-    encoder: &mut wgpu::CommandEncoder,
+    pass: &mut wgpu::ComputePass<'static>,
     src: &wgpu::Buffer,
     from: DType,
     dst: &wgpu::Buffer,
@@ -352,15 +350,10 @@ pub(crate) fn record_cast(
                 (dst, start * to.size_bytes(), words(n, to)),
             ],
         );
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("tmath cast"),
-            timestamp_writes: None,
-        });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind, &[]);
         let (x, y) = groups(words(n, to) / 4);
         pass.dispatch_workgroups(x, y, 1);
-        drop(pass);
         start += n;
         dispatches += 1;
     }

@@ -1,10 +1,19 @@
 //! The buffer pool: the seed's `TensorPool`, keyed by size class and buffer kind instead of exact
 //! shape. [`policy`] decides (and is tested without a GPU); [`Pool`] carries the decisions out on
 //! a `wgpu::Device`. Everything that allocates GPU memory in tmath goes through here.
+//!
+//! # Stream-ordered release
+//!
+//! A lease whose buffer pending (recorded, unsubmitted) commands still use goes back with
+//! `release(lease, true)`: it is idle at once for writers recorded after that use (see
+//! [`policy`]'s *Stream order*), so a chain of ops in one task reuses the same few buffers
+//! instead of taking a new one per op. Destroying a buffer the pending commands name would make
+//! the submission invalid, so while a stream is open ([`Pool::stream_opened`]) every buffer the
+//! policy evicts is kept until [`Pool::stream_submitted`], and destroyed then.
 
 pub mod policy;
 
-pub use policy::{BufferId, BufferKind, PoolConfig, PoolPolicy, PoolStats, SizeClass};
+pub use policy::{BufferId, BufferKind, PoolConfig, PoolPolicy, PoolStats, SizeClass, WriteOrder};
 
 use crate::error::{Error, Result};
 use policy::{Acquire, PolicyError};
@@ -43,6 +52,10 @@ struct Made {
 pub(crate) struct Pool {
     policy: PoolPolicy,
     buffers: HashMap<BufferId, Made>,
+    /// Whether pending commands exist (buffers they name must outlive their submission).
+    stream_open: bool,
+    /// Buffers evicted while the stream was open, destroyed at the next submission.
+    doomed: Vec<wgpu::Buffer>,
 }
 
 impl Pool {
@@ -50,6 +63,24 @@ impl Pool {
         Pool {
             policy: PoolPolicy::new(config),
             buffers: HashMap::new(),
+            stream_open: false,
+            doomed: Vec::new(),
+        }
+    }
+
+    /// Pending commands now exist: buffers evicted from here on are destroyed only after the
+    /// submission.
+    pub fn stream_opened(&mut self) {
+        self.stream_open = true;
+    }
+
+    /// The pending commands were submitted: in-stream buffers settle, and buffers evicted while
+    /// they were pending are destroyed.
+    pub fn stream_submitted(&mut self) {
+        self.stream_open = false;
+        self.policy.stream_submitted();
+        for buffer in self.doomed.drain(..) {
+            buffer.destroy();
         }
     }
 
@@ -61,16 +92,18 @@ impl Pool {
         self.policy.config()
     }
 
-    /// A buffer of at least `bytes` for `kind`: an idle one if the policy finds one, else a new one.
-    /// A new buffer the device refuses (out of memory) is tried once more after every idle buffer
-    /// is freed; then `OutOfMemory`, with nothing created and nothing handed out.
+    /// A buffer of at least `bytes` for `kind`, for a writer running in `order`: an idle one if
+    /// the policy finds one, else a new one. A new buffer the device refuses (out of memory) is
+    /// tried once more after every idle buffer is freed; then `OutOfMemory`, with nothing created
+    /// and nothing handed out.
     pub fn acquire(
         &mut self,
         device: &wgpu::Device,
         bytes: u64,
         kind: BufferKind,
+        order: WriteOrder,
     ) -> Result<Lease> {
-        let decision = self.decide(bytes, kind)?;
+        let decision = self.decide(bytes, kind, order)?;
         let (id, bytes) = match decision {
             Acquire::Reuse { id, .. } => {
                 let made = &self.buffers[&id];
@@ -90,7 +123,7 @@ impl Pool {
                 self.policy.note_allocation_retry();
                 let idle = self.policy.trim(0);
                 self.destroy_all(idle);
-                match self.decide(bytes, kind)? {
+                match self.decide(bytes, kind, order)? {
                     // Nothing is idle any more, so this is always a creation.
                     Acquire::Reuse { .. } => Err(first),
                     Acquire::Create { id, bytes } => match create_buffer(device, bytes, kind) {
@@ -120,8 +153,8 @@ impl Pool {
     }
 
     /// The policy's decision, with the buffers it evicted for the memory limit destroyed.
-    fn decide(&mut self, bytes: u64, kind: BufferKind) -> Result<Acquire> {
-        let decision = self.policy.acquire(bytes, kind);
+    fn decide(&mut self, bytes: u64, kind: BufferKind, order: WriteOrder) -> Result<Acquire> {
+        let decision = self.policy.acquire_for(bytes, kind, order);
         let evicted = self.policy.take_evicted();
         self.destroy_all(evicted);
         decision.map_err(|e| match e {
@@ -138,9 +171,10 @@ impl Pool {
         })
     }
 
-    /// Take a lease back. `Disposed` if it was already returned; `DeviceMismatch` if this pool
-    /// did not make it. Either way nothing changes.
-    pub fn release(&mut self, lease: &Lease) -> Result<()> {
+    /// Take a lease back; `in_stream` when pending commands still use its buffer. `Disposed` if
+    /// it was already returned; `DeviceMismatch` if this pool did not make it. Either way nothing
+    /// changes.
+    pub fn release(&mut self, lease: &Lease, in_stream: bool) -> Result<()> {
         if lease.is_refused() && self.policy.is_in_use(lease.id) {
             // Never reuse a buffer the device refused; free idle memory for the next request.
             self.discard(lease);
@@ -148,7 +182,12 @@ impl Pool {
             self.destroy_all(idle);
             return Ok(());
         }
-        let destroy = self.policy.release(lease.id).map_err(|e| match e {
+        let released = if in_stream {
+            self.policy.release_in_stream(lease.id)
+        } else {
+            self.policy.release(lease.id)
+        };
+        let destroy = released.map_err(|e| match e {
             PolicyError::AlreadyReturned(_) => {
                 Error::disposed("the tensor's buffer (already returned to the pool)")
             }
@@ -165,7 +204,7 @@ impl Pool {
     pub fn discard(&mut self, lease: &Lease) {
         if self.policy.forget(lease.id).is_ok() {
             if let Some(made) = self.buffers.remove(&lease.id) {
-                made.buffer.destroy();
+                self.destroy(made.buffer);
             }
         }
     }
@@ -188,8 +227,16 @@ impl Pool {
     fn destroy_all(&mut self, ids: Vec<BufferId>) {
         for id in ids {
             if let Some(made) = self.buffers.remove(&id) {
-                made.buffer.destroy();
+                self.destroy(made.buffer);
             }
+        }
+    }
+
+    fn destroy(&mut self, buffer: wgpu::Buffer) {
+        if self.stream_open {
+            self.doomed.push(buffer);
+        } else {
+            buffer.destroy();
         }
     }
 }
@@ -198,6 +245,9 @@ impl Drop for Pool {
     fn drop(&mut self) {
         for made in self.buffers.values() {
             made.buffer.destroy();
+        }
+        for buffer in &self.doomed {
+            buffer.destroy();
         }
     }
 }
@@ -212,6 +262,7 @@ pub(crate) fn usages(kind: BufferKind) -> wgpu::BufferUsages {
         BufferKind::MappableStorage => U::STORAGE | U::COPY_SRC | U::COPY_DST | U::MAP_WRITE,
         BufferKind::Upload => U::MAP_WRITE | U::COPY_SRC,
         BufferKind::Uniform => U::UNIFORM | U::COPY_DST,
+        BufferKind::Staging => U::COPY_DST | U::COPY_SRC,
     }
 }
 
@@ -227,6 +278,7 @@ fn create_buffer(
             BufferKind::MappableStorage => "tmath mappable storage",
             BufferKind::Upload => "tmath upload staging",
             BufferKind::Uniform => "tmath params",
+            BufferKind::Staging => "tmath write staging",
         }),
         size: bytes,
         usage: usages(kind),

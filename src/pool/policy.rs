@@ -28,13 +28,33 @@
 //!    `hits_larger_class`): creating a buffer is the last resort;
 //! 3. a new buffer of its class (a *miss*).
 //!
+//! # Stream order
+//!
+//! GPU commands run in the order they were recorded. A buffer whose last use is recorded in the
+//! pending (not yet submitted) commands may go back to a free list at once, marked *in stream*
+//! ([`PoolPolicy::release_in_stream`]): work recorded after that use may write it with no hazard
+//! (CUDA's stream-ordered allocator rests on the same rule). Who may take it depends on when the
+//! writer runs ([`WriteOrder`]):
+//!
+//! * [`WriteOrder::InStream`] writers (op, cast and copy outputs, clears, readback copies) are
+//!   recorded after the last use: they take in-stream buffers like any other idle buffer;
+//! * [`WriteOrder::AheadOfStream`] writers (`writeBuffer`, mapped writes, copies submitted on
+//!   their own) run *before* the pending commands, so they would overwrite data that pending work
+//!   still reads. They get a settled buffer when one fits; only when every fitting idle buffer is
+//!   in stream do they get one of those, and [`PoolPolicy::is_in_stream`] tells the caller it must
+//!   order its write into the stream (through a staging copy) or submit first.
+//!
+//! [`PoolPolicy::stream_submitted`] settles every in-stream buffer once the pending commands are
+//! submitted. The policy never destroys anything itself: the caller must keep an evicted
+//! in-stream buffer alive until the submission (see [`super::Pool`]).
+//!
 //! # Caps, budget and eviction
 //!
 //! Idle buffers are kept while the class holds fewer than `max_per_class` of them and the idle
 //! bytes stay within `budget_bytes`; otherwise the least recently returned idle buffers (of any
 //! class) are evicted first. A buffer larger than the whole budget is destroyed when returned.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 /// What a pooled buffer is for; buffers of different kinds never serve each other.
@@ -50,18 +70,23 @@ pub enum BufferKind {
     /// Upload staging (`MAP_WRITE | COPY_SRC`), kept mapped while idle so the next upload writes
     /// straight into it; for the staged-write route on discrete GPUs (native).
     Upload,
-    /// Uniform parameters of ops (`UNIFORM | COPY_DST`), held by the engine's uniform arena.
+    /// Uniform parameters of ops (`UNIFORM | COPY_DST`), held by the engine's params arena for
+    /// one submission at a time.
     Uniform,
+    /// Write staging (`COPY_DST | COPY_SRC`): host writes that must be ordered into the command
+    /// stream land here first and are copied on the GPU; held for one submission at a time.
+    Staging,
 }
 
 impl BufferKind {
     /// All kinds, in a fixed order (for reports).
-    pub const ALL: [BufferKind; 5] = [
+    pub const ALL: [BufferKind; 6] = [
         BufferKind::Storage,
         BufferKind::Readback,
         BufferKind::MappableStorage,
         BufferKind::Upload,
         BufferKind::Uniform,
+        BufferKind::Staging,
     ];
 
     /// Whether buffers of this kind hold tensors (counted in `hits`/`misses`), as opposed to
@@ -69,9 +94,22 @@ impl BufferKind {
     pub fn is_tensor_storage(self) -> bool {
         !matches!(
             self,
-            BufferKind::Readback | BufferKind::Upload | BufferKind::Uniform
+            BufferKind::Readback | BufferKind::Upload | BufferKind::Uniform | BufferKind::Staging
         )
     }
+}
+
+/// When the writer of a requested buffer runs, relative to the pending (recorded, unsubmitted)
+/// commands; see the module docs' *Stream order*.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WriteOrder {
+    /// Recorded into the pending commands, after every use already recorded (op outputs, casts,
+    /// GPU copies, clears): any idle buffer serves, in-stream ones included.
+    InStream,
+    /// Runs before the pending commands (`writeBuffer`, mapped writes, work submitted on its own):
+    /// settled buffers first; an in-stream one only when nothing else fits, and then the caller
+    /// orders its write into the stream.
+    AheadOfStream,
 }
 
 /// The size of the buffers that serve a request; see the module docs for the scheme.
@@ -276,6 +314,9 @@ pub struct PoolPolicy {
     /// Idle buffers evicted by `acquire` to stay within the memory limit, for the caller to
     /// destroy (see [`PoolPolicy::take_evicted`]).
     evicted: Vec<BufferId>,
+    /// Buffers returned with [`PoolPolicy::release_in_stream`] since the last submission (idle,
+    /// or handed out again to an in-stream writer).
+    stream: HashSet<BufferId>,
     stats: PoolStats,
 }
 
@@ -295,6 +336,7 @@ impl PoolPolicy {
             idle: HashMap::new(),
             in_use: HashMap::new(),
             evicted: Vec::new(),
+            stream: HashSet::new(),
             stats,
         }
     }
@@ -328,22 +370,50 @@ impl PoolPolicy {
         Ok(capped)
     }
 
-    /// Decide how to serve a request of `bytes` for `kind`. On `Create`, the caller must create
-    /// the buffer or call [`PoolPolicy::abort_create`].
+    /// Decide how to serve a request of `bytes` for `kind` by an in-stream writer
+    /// ([`WriteOrder::InStream`]). On `Create`, the caller must create the buffer or call
+    /// [`PoolPolicy::abort_create`].
     pub fn acquire(&mut self, bytes: u64, kind: BufferKind) -> Result<Acquire, PolicyError> {
+        self.acquire_for(bytes, kind, WriteOrder::InStream)
+    }
+
+    /// Decide how to serve a request of `bytes` for `kind` by a writer running in `order`. An
+    /// [`WriteOrder::AheadOfStream`] writer that gets a buffer for which
+    /// [`PoolPolicy::is_in_stream`] holds must order its write into the stream.
+    pub fn acquire_for(
+        &mut self,
+        bytes: u64,
+        kind: BufferKind,
+        order: WriteOrder,
+    ) -> Result<Acquire, PolicyError> {
         let class = self.class_for(bytes)?;
         let limit = bytes
             .max(1)
             .saturating_mul(self.config.max_reuse_factor.max(1))
             .max(class.bytes());
-        let found = self
-            .free
-            .range((kind, class)..=(kind, SizeClass(limit)))
-            .find(|(_, list)| !list.is_empty())
-            .map(|(key, _)| *key);
-        if let Some(key) = found {
+        let range = (kind, class)..=(kind, SizeClass(limit));
+        let stream = &self.stream;
+        let settled =
+            |list: &Vec<(u64, BufferId)>| list.iter().rposition(|(_, id)| !stream.contains(id));
+        // (key, position in its list): the most recently returned fitting buffer of the
+        // smallest class, settled ones first for writers ahead of the stream.
+        let found = match order {
+            WriteOrder::InStream => None,
+            WriteOrder::AheadOfStream if stream.is_empty() => None,
+            WriteOrder::AheadOfStream => self
+                .free
+                .range(range.clone())
+                .find_map(|(key, list)| settled(list).map(|at| (*key, at))),
+        }
+        .or_else(|| {
+            self.free
+                .range(range)
+                .find(|(_, list)| !list.is_empty())
+                .map(|(key, list)| (*key, list.len() - 1))
+        });
+        if let Some((key, at)) = found {
             let list = self.free.get_mut(&key).expect("key was just found");
-            let (tick, id) = list.pop().expect("list is non-empty");
+            let (tick, id) = list.remove(at);
             if list.is_empty() {
                 self.free.remove(&key);
             }
@@ -423,6 +493,33 @@ impl PoolPolicy {
     /// Take back a buffer. Returns the buffers to destroy now (possibly the returned one, and any
     /// evicted to respect the cap and the budget).
     pub fn release(&mut self, id: BufferId) -> Result<Vec<BufferId>, PolicyError> {
+        self.take_back(id, false)
+    }
+
+    /// Take back a buffer whose last use is recorded in pending (unsubmitted) commands: it is
+    /// idle at once for in-stream writers, and settles at [`PoolPolicy::stream_submitted`].
+    /// Returns the buffers to destroy, as [`PoolPolicy::release`] does; the caller must keep an
+    /// in-stream one alive until the submission.
+    pub fn release_in_stream(&mut self, id: BufferId) -> Result<Vec<BufferId>, PolicyError> {
+        self.take_back(id, true)
+    }
+
+    /// Whether `id` was returned in stream since the last submission (idle, or handed out again).
+    pub fn is_in_stream(&self, id: BufferId) -> bool {
+        self.stream.contains(&id)
+    }
+
+    /// Buffers returned in stream and not yet settled (idle or handed out again).
+    pub fn in_stream_count(&self) -> usize {
+        self.stream.len()
+    }
+
+    /// The pending commands were submitted: every in-stream buffer is settled.
+    pub fn stream_submitted(&mut self) {
+        self.stream.clear();
+    }
+
+    fn take_back(&mut self, id: BufferId, in_stream: bool) -> Result<Vec<BufferId>, PolicyError> {
         if self.idle.contains_key(&id) {
             return Err(PolicyError::AlreadyReturned(id));
         }
@@ -432,6 +529,9 @@ impl PoolPolicy {
             .ok_or(PolicyError::NotFromPool(id))?;
         let size = key.1.bytes();
         self.remove_in_use(size);
+        if in_stream {
+            self.stream.insert(id);
+        }
         if size > self.config.budget_bytes || self.config.max_per_class == 0 {
             self.stats.buffers_destroyed += 1;
             self.stats.evictions += 1;
@@ -605,6 +705,62 @@ mod tests {
             max_buffer_bytes: 1 << 30,
             ..PoolConfig::default()
         })
+    }
+
+    #[test]
+    fn in_stream_buffers_serve_in_stream_writers_at_once() {
+        let mut p = policy(1 << 20);
+        let a = p.acquire(1024, BufferKind::Storage).unwrap();
+        p.release_in_stream(a.id()).unwrap();
+        assert!(p.is_in_stream(a.id()) && p.is_idle(a.id()));
+        assert_eq!(p.stats().bytes_in_use, 0, "idle at once");
+        let b = p
+            .acquire_for(1024, BufferKind::Storage, WriteOrder::InStream)
+            .unwrap();
+        assert_eq!(b.id(), a.id());
+        p.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn writers_ahead_of_the_stream_prefer_settled_buffers() {
+        let mut p = policy(1 << 20);
+        let settled = p.acquire(1024, BufferKind::Storage).unwrap();
+        let pending = p.acquire(1024, BufferKind::Storage).unwrap();
+        p.release(settled.id()).unwrap();
+        p.release_in_stream(pending.id()).unwrap();
+        // The in-stream one was returned last, but a host write must not land in it.
+        let host = p
+            .acquire_for(1000, BufferKind::Storage, WriteOrder::AheadOfStream)
+            .unwrap();
+        assert_eq!(host.id(), settled.id());
+        assert!(!p.is_in_stream(host.id()));
+        // Only the in-stream one is left: handed out, and flagged so the writer orders its write.
+        let again = p
+            .acquire_for(1000, BufferKind::Storage, WriteOrder::AheadOfStream)
+            .unwrap();
+        assert_eq!(again.id(), pending.id());
+        assert!(p.is_in_stream(again.id()));
+        p.release(again.id()).unwrap();
+        p.stream_submitted();
+        assert!(!p.is_in_stream(pending.id()));
+        assert_eq!(p.in_stream_count(), 0);
+        assert_eq!(p.stats().hits, 2);
+        p.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_settled_larger_class_beats_an_in_stream_exact_one_for_host_writers() {
+        let mut p = policy(1 << 20);
+        let exact = p.acquire(1024, BufferKind::Storage).unwrap();
+        let larger = p.acquire(1536, BufferKind::Storage).unwrap();
+        p.release_in_stream(exact.id()).unwrap();
+        p.release(larger.id()).unwrap();
+        let host = p
+            .acquire_for(1024, BufferKind::Storage, WriteOrder::AheadOfStream)
+            .unwrap();
+        assert_eq!(host.id(), larger.id());
+        let gpu = p.acquire(1024, BufferKind::Storage).unwrap();
+        assert_eq!(gpu.id(), exact.id());
     }
 
     #[test]

@@ -185,6 +185,8 @@ fn stats_object(s: &Stats) -> Object {
     set(&o, "conversions", s.counters.conversions as f64);
     set(&o, "submits", s.counters.submits as f64);
     set(&o, "dispatches", s.counters.dispatches as f64);
+    set(&o, "bindGroups", s.counters.bind_groups as f64);
+    set(&o, "paramWrites", s.counters.param_writes as f64);
     o
 }
 
@@ -467,10 +469,7 @@ impl WasmTensor {
     #[wasm_bindgen(js_name = gpuBuffer)]
     pub fn gpu_buffer(&self) -> JsResult<JsValue> {
         if let Some(foreign) = self.tensor.foreign_buffer().map_err(to_js_error)? {
-            self.tensor
-                .shared()
-                .lock()
-                .flush(&self.tensor.shared().gpu.queue);
+            self.tensor.shared().lock().flush();
             return Ok(foreign.into());
         }
         let buffer = self.tensor.buffer().map_err(to_js_error)?;

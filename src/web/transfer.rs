@@ -135,6 +135,7 @@ fn host_input(data: &JsValue, dtype: Option<DType>) -> Result<HostInput> {
 fn write_view(
     queue: &raw::RawQueue,
     buffer: &wgpu::Buffer,
+    at: u64,
     view: &JsValue,
     bytes: u64,
 ) -> Result<()> {
@@ -149,7 +150,13 @@ fn write_view(
     };
     if whole_bytes > 0 {
         queue
-            .write_buffer(&target, 0.0, view, 0.0, (whole_bytes / per_element) as f64)
+            .write_buffer(
+                &target,
+                at as f64,
+                view,
+                0.0,
+                (whole_bytes / per_element) as f64,
+            )
             .map_err(fail)?;
     }
     if whole_bytes < bytes {
@@ -167,7 +174,7 @@ fn write_view(
         queue
             .write_buffer(
                 &target,
-                whole_bytes as f64,
+                (at + whole_bytes) as f64,
                 &Uint8Array::from(&tail[..]).into(),
                 0.0,
                 4.0,
@@ -259,8 +266,14 @@ impl WasmEngine {
         let shared = &self.engine.shared;
         let device = raw::of_device(&shared.gpu.device);
         let mut state = shared.lock();
-        let lease = shared.acquire(&mut state, len, crate::pool::BufferKind::Storage)?;
-        state.before_host_access(&shared.gpu.queue, &lease.buffer);
+        let lease = shared.acquire_for(
+            &mut state,
+            len,
+            crate::pool::BufferKind::Storage,
+            crate::pool::WriteOrder::AheadOfStream,
+        )?;
+        // The raw copy is submitted on its own, ahead of pending work.
+        state.before_host_access(&lease.buffer);
         device.push_error_scope("validation");
         raw::copy_now(
             &device,
@@ -325,9 +338,10 @@ impl WasmEngine {
         let view: JsValue =
             Uint8Array::new_with_byte_offset_and_length(range, 0, len as u32).into();
         let mut state = shared.lock();
-        router::upload_with(shared, &mut state, shape, dtype, len, |buffer| {
-            write_view(&queue, buffer, &view, len)
+        router::upload_with(shared, &mut state, shape, dtype, len, |buffer, at| {
+            write_view(&queue, buffer, at, &view, len)
         })
+        .map(|(tensor, _)| tensor)
     }
 }
 
@@ -375,12 +389,16 @@ impl WasmEngine {
                 let len = n * dtype.size_bytes();
                 let queue = raw::of_device(&shared.gpu.device).queue();
                 let mut state = shared.lock();
-                let tensor =
-                    router::upload_with(shared, &mut state, shape, dtype, len, |buffer| {
-                        write_view(&queue, buffer, &view, len)
+                let (tensor, staged) =
+                    router::upload_with(shared, &mut state, shape, dtype, len, |buffer, at| {
+                        write_view(&queue, buffer, at, &view, len)
                     })?;
                 state.record(Transfer {
-                    route: Route::HostWrite,
+                    route: if staged {
+                        Route::StagedWrite
+                    } else {
+                        Route::HostWrite
+                    },
                     fallback_from: None,
                     reason: None,
                     dtype_in: type_name.into(),

@@ -1,0 +1,348 @@
+//! The execution context: the pending command stream and everything charged to it. It owns the
+//! pending encoder and its open compute pass, the set of buffers pending commands use, the
+//! params arena, the write-staging arena, the pool, the counters and the ledger. Every op, copy
+//! and transfer records through its methods, so each cost is charged here and nowhere else.
+//!
+//! # The stream
+//!
+//! Work is recorded into one pending encoder and submitted at once by [`State::flush`]: natively
+//! when a read, [`crate::Engine::flush`] or a full arena asks for it; on the web also at the end
+//! of the task that recorded it (see [`crate::platform::after_task`]). Consecutive dispatches
+//! share one compute pass; a copy or clear ends it.
+//!
+//! Buffers returned while pending commands still use them go back to the pool *in stream*
+//! (see [`crate::pool`]): writers recorded later reuse them at once. Host writes run before
+//! pending commands, so a host write that gets such a buffer is ordered into the stream through
+//! the staging arena instead ([`State::write_ordered`]).
+//!
+//! # Params
+//!
+//! Ops' params go into one 256-byte slot each of a CPU-side arena, and the arena reaches the GPU
+//! in one queue write per submission, just before it (queue writes land before the commands
+//! submitted after them). The uniform buffer is bound at a dynamic offset, so one bind group
+//! serves every op over the same buffers. A full arena ([`PARAMS_SLOTS`] ops) submits first.
+//! The buffer (256 KiB) is kept from one submission to the next; `trim` frees it when nothing
+//! is pending.
+
+use crate::error::Result;
+use crate::kernels::{Pipelines, UNIFORM_SLOT};
+use crate::pool::{BufferKind, Lease, Pool, WriteOrder};
+use crate::router::Ledger;
+use crate::stats::Counters;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Ops per submission at most: the params arena's slots (256 KiB of uniforms).
+pub(crate) const PARAMS_SLOTS: u64 = 1024;
+
+/// Bytes of one write-staging chunk (Dawn's own `writeBuffer` uses 4 MiB chunks).
+pub(crate) const STAGING_CHUNK: u64 = 4 << 20;
+
+/// Write-staging chunks per submission at most; one more ordered write submits first, so
+/// staging never holds more than `STAGING_CHUNK * STAGING_CHUNKS` bytes.
+pub(crate) const STAGING_CHUNKS: usize = 2;
+
+/// State behind the engine's lock. Lock order: `State`, then a tensor's lease.
+pub(crate) struct State {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    pub pool: Pool,
+    /// Commands recorded and not yet submitted.
+    encoder: Option<wgpu::CommandEncoder>,
+    /// The compute pass open on `encoder`: consecutive dispatches share it.
+    pass: Option<wgpu::ComputePass<'static>>,
+    /// Buffers the pending encoder uses. A host write into one of them must be ordered into the
+    /// stream (or submitted after it).
+    pending: HashSet<wgpu::Buffer>,
+    /// Natively, queue writes run only at the next submission; `flush` submits for them too.
+    /// (On the web `writeBuffer` runs on the queue by itself.)
+    pub writes_pending: bool,
+    pub counters: Counters,
+    pub ledger: Ledger,
+    pub pipelines: Pipelines,
+    /// Params of the ops recorded since the last submission, `UNIFORM_SLOT` bytes each.
+    params: Vec<u8>,
+    /// The uniform buffer they go to at the next submission.
+    params_lease: Option<Lease>,
+    /// Write-staging chunks of this submission and the next free byte in the last one.
+    staging: Vec<Lease>,
+    staging_cursor: u64,
+    /// Called once work is recorded into an empty stream: the web's end-of-task submission.
+    /// (Natively the stream waits for a read or an explicit flush.)
+    #[cfg(target_arch = "wasm32")]
+    on_first_record: Option<Box<dyn Fn()>>,
+    /// Whether work was recorded since the last submission (`on_first_record` ran).
+    recorded: bool,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    /// Upload staging buffers used by pending commands: mapped again once submitted, then they
+    /// return to the pool through `remapped` (native only).
+    pub remap_after_flush: Vec<Lease>,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    /// Upload staging buffers whose map completed, waiting to go back to the pool. Map callbacks
+    /// may run while the state is locked, so they only touch this list.
+    pub remapped: Arc<Mutex<Vec<Lease>>>,
+}
+
+impl State {
+    pub fn new(device: wgpu::Device, queue: wgpu::Queue, pool: Pool, ledger: Ledger) -> State {
+        State {
+            device,
+            queue,
+            pool,
+            encoder: None,
+            pass: None,
+            pending: HashSet::new(),
+            writes_pending: false,
+            counters: Counters::default(),
+            ledger,
+            pipelines: Pipelines::default(),
+            params: Vec::new(),
+            params_lease: None,
+            staging: Vec::new(),
+            staging_cursor: 0,
+            #[cfg(target_arch = "wasm32")]
+            on_first_record: None,
+            recorded: false,
+            remap_after_flush: Vec::new(),
+            remapped: Arc::default(),
+        }
+    }
+
+    /// Run `hook` whenever work is recorded into an empty stream.
+    #[cfg(target_arch = "wasm32")]
+    pub fn set_on_first_record(&mut self, hook: Box<dyn Fn()>) {
+        self.on_first_record = Some(hook);
+    }
+
+    fn note_recorded(&mut self) {
+        if !self.recorded {
+            self.recorded = true;
+            self.pool.stream_opened();
+            #[cfg(target_arch = "wasm32")]
+            if let Some(hook) = &self.on_first_record {
+                hook();
+            }
+        }
+    }
+
+    /// The pending encoder (created on first use) for a copy or clear: any open compute pass
+    /// ends first. Counts as recording work.
+    pub fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+        self.pass = None;
+        self.note_recorded();
+        let device = &self.device;
+        self.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("tmath"),
+            })
+        })
+    }
+
+    /// The pipelines and the open compute pass (begun on first use) for dispatches.
+    pub fn compute(
+        &mut self,
+    ) -> (
+        &wgpu::Device,
+        &mut Pipelines,
+        &mut wgpu::ComputePass<'static>,
+    ) {
+        if self.pass.is_none() {
+            let pass = self
+                .encoder()
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("tmath"),
+                    timestamp_writes: None,
+                })
+                .forget_lifetime();
+            self.pass = Some(pass);
+        }
+        let pass = self.pass.as_mut().expect("just opened");
+        (&self.device, &mut self.pipelines, pass)
+    }
+
+    /// Submit the pending encoder (with this submission's params written just before it), if
+    /// any. Returns whether anything was submitted.
+    pub fn flush(&mut self) -> bool {
+        self.pass = None;
+        if let Some(lease) = &self.params_lease {
+            if !self.params.is_empty() {
+                self.queue.write_buffer(&lease.buffer, 0, &self.params);
+                self.counters.param_writes += 1;
+            }
+        }
+        let submitted = match self.encoder.take() {
+            Some(encoder) => {
+                self.queue.submit([encoder.finish()]);
+                true
+            }
+            None if self.writes_pending => {
+                self.queue.submit([]);
+                true
+            }
+            None => false,
+        };
+        self.writes_pending = false;
+        self.recorded = false;
+        self.pending.clear();
+        self.pool.stream_submitted();
+        self.params.clear();
+        // The params buffer stays for the next submission (cached bind groups name it) until
+        // `trim` frees it; staging chunks go back to the pool settled.
+        for lease in std::mem::take(&mut self.staging) {
+            self.release(lease);
+        }
+        self.staging_cursor = 0;
+        if submitted {
+            self.counters.submits += 1;
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        for lease in self.remap_after_flush.drain(..) {
+            let buffer = lease.buffer.clone();
+            let back = Arc::clone(&self.remapped);
+            buffer.map_async(wgpu::MapMode::Write, .., move |result| {
+                if result.is_ok() {
+                    back.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(lease);
+                }
+                // A failed map means a lost device: the lease is dropped with it.
+            });
+        }
+        submitted
+    }
+
+    /// Free idle buffers down to `target_bytes`, the params arena's buffer included when no work
+    /// is pending (the next op takes one again). Returns the bytes freed.
+    pub fn trim(&mut self, target_bytes: u64) -> u64 {
+        if self.encoder.is_none() {
+            if let Some(lease) = self.params_lease.take() {
+                self.release(lease);
+            }
+        }
+        self.pool.trim(target_bytes)
+    }
+
+    /// Return upload staging buffers whose map completed to the pool.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub fn collect_remapped(&mut self) {
+        let ready =
+            std::mem::take(&mut *self.remapped.lock().unwrap_or_else(PoisonError::into_inner));
+        for lease in ready {
+            self.release(lease);
+        }
+    }
+
+    /// Record that pending commands use `buffer`.
+    pub fn uses(&mut self, buffer: &wgpu::Buffer) {
+        if !self.pending.contains(buffer) {
+            self.pending.insert(buffer.clone());
+        }
+    }
+
+    /// Whether pending commands use `buffer`.
+    pub fn is_pending(&self, buffer: &wgpu::Buffer) -> bool {
+        self.pending.contains(buffer)
+    }
+
+    /// Make a host access of `buffer` that cannot be ordered into the stream (a map, a copy
+    /// submitted on its own) safe: submit first if pending commands use it.
+    pub fn before_host_access(&mut self, buffer: &wgpu::Buffer) {
+        if self.pending.contains(buffer) {
+            self.flush();
+        }
+    }
+
+    /// A lease from the pool for a writer running in `order`.
+    pub fn acquire(&mut self, bytes: u64, kind: BufferKind, order: WriteOrder) -> Result<Lease> {
+        self.pool.acquire(&self.device, bytes, kind, order)
+    }
+
+    /// Return a lease to the pool: in stream if pending commands still use its buffer. Pooled
+    /// leases only come from this pool, so this cannot fail except through a tmath bug, which is
+    /// reported in debug builds.
+    pub fn release(&mut self, lease: Lease) {
+        let in_stream = self.pending.contains(&lease.buffer);
+        let result = self.pool.release(&lease, in_stream);
+        debug_assert!(result.is_ok(), "{result:?}");
+    }
+
+    /// Count one transfer and keep it in the ledger.
+    pub fn record(&mut self, transfer: crate::router::Transfer) {
+        self.ledger.push(transfer);
+    }
+
+    /// Put an op's params into the next slot of this submission's arena; returns the uniform
+    /// buffer and the slot's dynamic offset. A full arena submits the pending work first.
+    pub fn params(&mut self, bytes: &[u8]) -> Result<(wgpu::Buffer, u32)> {
+        debug_assert!(bytes.len() as u64 <= UNIFORM_SLOT);
+        if self.params.len() as u64 >= PARAMS_SLOTS * UNIFORM_SLOT {
+            self.flush();
+        }
+        if self.params_lease.is_none() {
+            let lease = self.acquire(
+                PARAMS_SLOTS * UNIFORM_SLOT,
+                BufferKind::Uniform,
+                WriteOrder::AheadOfStream,
+            )?;
+            self.params_lease = Some(lease);
+        }
+        let offset = self.params.len();
+        self.params.extend_from_slice(bytes);
+        self.params.resize(offset + UNIFORM_SLOT as usize, 0);
+        let buffer = self
+            .params_lease
+            .as_ref()
+            .map(|l| l.buffer.clone())
+            .expect("acquired above");
+        Ok((buffer, offset as u32))
+    }
+
+    /// Write `len` bytes into `target` at offset 0 with `write(buffer, offset)`, a host write,
+    /// ordered after the pending commands that use `target`: written into this submission's
+    /// staging arena and copied on the GPU (returns `true`: one extra copy), or, for writes
+    /// larger than a staging chunk, written directly after submitting the pending work (`false`).
+    pub fn write_ordered(
+        &mut self,
+        target: &wgpu::Buffer,
+        len: u64,
+        write: impl FnOnce(&wgpu::Buffer, u64) -> Result<()>,
+    ) -> Result<bool> {
+        let len4 = len.next_multiple_of(4);
+        if len4 > STAGING_CHUNK {
+            self.flush();
+            write(target, 0)?;
+            return Ok(false);
+        }
+        let room = self
+            .staging
+            .last()
+            .is_some_and(|_| self.staging_cursor + len4 <= STAGING_CHUNK);
+        if !room {
+            if self.staging.len() == STAGING_CHUNKS {
+                self.flush();
+            }
+            let chunk = self.acquire(
+                STAGING_CHUNK,
+                BufferKind::Staging,
+                WriteOrder::AheadOfStream,
+            )?;
+            self.staging.push(chunk);
+            self.staging_cursor = 0;
+        }
+        let chunk = self.staging.last().expect("pushed above").buffer.clone();
+        let offset = self.staging_cursor;
+        write(&chunk, offset)?;
+        self.staging_cursor += len4.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        self.encoder()
+            .copy_buffer_to_buffer(&chunk, offset, target, 0, len4);
+        self.uses(target);
+        Ok(true)
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // A pass must end before its encoder is dropped.
+        self.pass = None;
+    }
+}

@@ -1,0 +1,52 @@
+//! What differs between the web and native builds, behind one interface: the clock and the
+//! end-of-task submission. (Map waits and out-of-memory scopes still live with their callers in
+//! `router.rs` and `pool/mod.rs`.)
+
+/// Monotonic time in microseconds (performance.now on the web).
+pub(crate) fn now_us() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into());
+        performance
+            .ok()
+            .and_then(|p| {
+                let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
+                let now: &js_sys::Function = wasm_bindgen::JsCast::dyn_ref(&now)?;
+                now.call0(&p).ok()?.as_f64()
+            })
+            .unwrap_or_else(js_sys::Date::now)
+            * 1e3
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::OnceLock;
+        use std::time::Instant;
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e6
+    }
+}
+
+/// Run `f` at the end of the current task (a macrotask, not a microtask: promises awaited within
+/// the task, a readback say, must not split its work into two submissions). The timer is set
+/// now, so it fires before any timer the caller sets after recording.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn after_task(f: impl FnOnce() + 'static) {
+    use wasm_bindgen::JsCast;
+    let timer = js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        match set_timeout {
+            Some(f) => {
+                let _ = f.call2(&wasm_bindgen::JsValue::NULL, &resolve, &0.into());
+            }
+            None => {
+                let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+            }
+        }
+    });
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
+        f();
+    });
+}
