@@ -25,20 +25,198 @@ export function isTmathError(e) {
   return e instanceof Error && e.name === 'TmathError' && typeof e.code === 'string';
 }
 
-// A Rust panic surfaces as a WebAssembly.RuntimeError (its message was logged to the console by
-// console_error_panic_hook); callers get a TmathError instead of a bare `unreachable`.
+// ---------------------------------------------------------------------------------------------
+// The JS boundary. The rule: JS values in, validated plain data out, then wasm. Everything a
+// caller hands over is read here, once, with brand checks (the intrinsic getters below, which no
+// own property, spoofed `constructor`, `Symbol.toStringTag` or polluted prototype can fool) and
+// own-property reads inside try/catch; wasm then receives only values no user code can run
+// from: fresh typed arrays made with the intrinsic constructors over the caller's memory, plain
+// arrays of numbers, and null-prototype option objects. So nothing user-controlled runs while
+// Rust holds the engine's lock (a JS exception unwinding through wasm would skip the lock's
+// release and brick the engine), and every failure is a TmathError with the original error as
+// `cause`.
+// ---------------------------------------------------------------------------------------------
+
+const TypedArray = Object.getPrototypeOf(Uint8Array);
+const intrinsicGetter = (proto, key) => Object.getOwnPropertyDescriptor(proto, key).get;
+const taTag = intrinsicGetter(TypedArray.prototype, Symbol.toStringTag);
+const taBuffer = intrinsicGetter(TypedArray.prototype, 'buffer');
+const taByteOffset = intrinsicGetter(TypedArray.prototype, 'byteOffset');
+const taLength = intrinsicGetter(TypedArray.prototype, 'length');
+const abByteLength = intrinsicGetter(ArrayBuffer.prototype, 'byteLength');
+const abDetached = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get;
+const sabByteLength = typeof SharedArrayBuffer === 'function'
+  ? intrinsicGetter(SharedArrayBuffer.prototype, 'byteLength') : undefined;
+const isArray = Array.isArray;
+const hasOwn = Object.hasOwn ?? ((o, k) => Object.prototype.hasOwnProperty.call(o, k));
+const getOwnDescriptor = Object.getOwnPropertyDescriptor;
+const ownKeys = Reflect.ownKeys;
+const isView = ArrayBuffer.isView;
+
+/** Typed arrays tmath writes, by brand, with the intrinsic constructor of a clean view. */
+const HOST_ARRAYS = {
+  Float32Array, Int32Array, Uint16Array, BigInt64Array, Float64Array, Uint8Array,
+  // Float16Array where the runtime has it; its bits travel as a Uint16Array view.
+  Float16Array: Uint16Array,
+};
+
+/** The brand of a typed array (its [[TypedArrayName]]), or undefined for anything else. */
+function typedArrayTag(value) {
+  return isView(value) ? taTag.call(value) : undefined;
+}
+
+function bufferByteLength(value) {
+  try { return abByteLength.call(value); } catch { /* not an ArrayBuffer */ }
+  try { return sabByteLength?.call(value); } catch { /* not a SharedArrayBuffer */ }
+  return undefined;
+}
+
+function isDetached(buffer) {
+  if (abDetached) {
+    try { return abDetached.call(buffer); } catch { return false; } // a SharedArrayBuffer
+  }
+  return false;
+}
+
+function inputError(code, message, cause) {
+  const error = tmathError(code, message);
+  if (cause !== undefined) error.cause = cause;
+  return error;
+}
+
+/** Read `read()` (a getter, a proxy trap: the caller's code); a throw becomes InvalidArgument. */
+function guarded(what, read) {
+  try {
+    return read();
+  } catch (e) {
+    if (isTmathError(e)) throw e;
+    throw inputError('InvalidArgument', `reading ${what} threw: ${safeMessage(e)}`, e);
+  }
+}
+
+function safeMessage(e) {
+  try { return e instanceof Error ? e.message : String(e); } catch { return 'an unprintable value'; }
+}
+
+/**
+ * Host data as wasm takes it: `{ data, tag }`, `data` a fresh view with the intrinsic
+ * constructor over the caller's memory (or a Float64Array copy of a number array). Undefined if
+ * `input` is not host data.
+ */
+function hostInput(input) {
+  const tag = typedArrayTag(input);
+  if (tag !== undefined) {
+    const Ctor = HOST_ARRAYS[tag];
+    if (!Ctor) return { unsupported: tag };
+    const buffer = taBuffer.call(input);
+    if (isDetached(buffer)) {
+      throw inputError('InvalidArgument', `the ${tag}'s ArrayBuffer is detached (transferred or freed); pass data that is still attached`);
+    }
+    const length = taLength.call(input);
+    const perElement = Ctor === Uint16Array ? 2 : Ctor.BYTES_PER_ELEMENT;
+    const byteOffset = taByteOffset.call(input);
+    return { data: new Ctor(buffer, byteOffset, length * (perElement / Ctor.BYTES_PER_ELEMENT)), tag };
+  }
+  const bytes = bufferByteLength(input);
+  if (bytes !== undefined) {
+    if (isDetached(input)) throw inputError('InvalidArgument', 'the ArrayBuffer is detached (transferred or freed); pass data that is still attached');
+    return { data: new Uint8Array(input, 0, bytes), tag: 'ArrayBuffer' };
+  }
+  if (isArray(input)) {
+    const length = guarded('the array\'s length', () => input.length);
+    const values = new Float64Array(length);
+    for (let i = 0; i < length; i++) {
+      const v = guarded(`element ${i}`, () => input[i]);
+      if (typeof v !== 'number') {
+        throw inputError('InvalidArgument', `invalid argument \`data\`: element ${i} is ${describe(v)}, not a number`);
+      }
+      values[i] = v;
+    }
+    return { data: values, tag: 'Array' };
+  }
+  return undefined;
+}
+
+/** A shape as a plain array of numbers (non-numbers become NaN: InvalidShape), or undefined. */
+function cleanShape(shape) {
+  if (shape === undefined || shape === null) return undefined;
+  if (!isArray(shape)) {
+    if (typeof shape !== 'object' && typeof shape !== 'function') return shape; // wasm reports InvalidShape
+    throw inputError('InvalidShape', `invalid shape: expected an array of dimensions like [2, 3], got ${describe(shape)}`);
+  }
+  const length = guarded('the shape\'s length', () => shape.length);
+  if (typeof length !== 'number' || length > 64) {
+    throw inputError('InvalidShape', `invalid shape: at most 64 dimensions, got ${length}`);
+  }
+  const dims = [];
+  for (let i = 0; i < length; i++) {
+    const d = guarded(`dimension ${i} of the shape`, () => shape[i]);
+    dims.push(typeof d === 'number' ? d : NaN);
+  }
+  return dims;
+}
+
+/**
+ * Options as a null-prototype object of own properties only (a polluted Object.prototype changes
+ * nothing); unknown keys and throwing getters or traps are InvalidArgument.
+ */
+function readOptions(options, allowed, what = 'options') {
+  const out = Object.create(null);
+  if (options === undefined || options === null) return out;
+  if (typeof options !== 'object') {
+    throw tmathError('InvalidArgument', `${what} must be an object like { dtype: 'float32' }, got ${describe(options)}`);
+  }
+  const keys = guarded(`the ${what}' keys`, () => ownKeys(options));
+  for (const key of keys) {
+    const descriptor = guarded(`option ${String(key)}`, () => getOwnDescriptor(options, key));
+    if (descriptor === undefined || !descriptor.enumerable) continue;
+    if (typeof key !== 'string' || !allowed.includes(key)) {
+      throw tmathError('InvalidArgument', `unknown option \`${String(key)}\`; accepted: ${allowed.join(', ')}`);
+    }
+    const value = 'value' in descriptor ? descriptor.value : guarded(`option ${key}`, () => descriptor.get.call(options));
+    // Only primitives go on to wasm (a GPUDevice for `device`): an object there could run code.
+    if (value !== null && (typeof value === 'object' || typeof value === 'function') && key !== 'device') {
+      throw tmathError('InvalidArgument', `option \`${key}\` must be a ${key === 'adopt' || key === 'zeroOnReuse' ? 'boolean' : key === 'dtype' || key === 'precision' || key === 'powerPreference' ? 'string' : 'number'}, got ${describe(value)}`);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/** A dtype argument: a string (wasm names the accepted ones), or undefined. */
+function cleanDtype(dtype, what = 'dtype') {
+  if (dtype === undefined || dtype === null || typeof dtype === 'string') return dtype ?? undefined;
+  throw tmathError('UnsupportedDtype', `unsupported dtype: ${what} must be a string like 'float32', got ${describe(dtype)}`);
+}
+
+let poisoned = false;
+
+// Every call into wasm goes through here. A Rust panic surfaces as a WebAssembly.RuntimeError
+// (its message was logged to the console by console_error_panic_hook): it becomes a TmathError
+// `Internal`, and the module is marked unusable (its state may be half-changed). Any other
+// non-tmath error becomes a TmathError too, with the original as `cause`.
 function call(fn) {
+  if (poisoned) throw tmathError('Internal', 'tmath\'s WebAssembly module aborted earlier (see the console); reload the page to use tmath again');
   try {
     return fn();
   } catch (e) {
+    if (isTmathError(e)) throw e;
     if (e instanceof WebAssembly.RuntimeError) {
-      throw tmathError('Internal', `tmath internal error (${e.message}); see the console for the Rust panic message and please report it`);
+      poisoned = true;
+      throw inputError('Internal', `tmath internal error (${e.message}); see the console for the Rust panic message and please report it`, e);
     }
-    throw e;
+    throw inputError('InvalidArgument', `tmath could not use an argument: ${safeMessage(e)}`, e);
   }
 }
 
 const CONSTRUCT = Symbol('tmath.construct');
+
+const ENGINE_OPTIONS = ['precision', 'memoryLimitBytes', 'poolBudgetBytes', 'maxPerClass', 'minClassBytes', 'powerPreference', 'zeroOnReuse'];
+const AsyncFunction = (async () => {}).constructor;
+const AsyncGeneratorFunction = (async function* () {}).constructor;
+
+// Elementwise ops by the code wasm takes (a number crosses for free; a string is encoded).
+const OP_CODES = { add: 0, sub: 1, mul: 2, div: 3 };
 
 const DISPOSE = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 
@@ -64,17 +242,11 @@ function wrap(inner, engine) {
 }
 
 function checkOptions(options, allowed) {
-  if (options === undefined || options === null) return {};
-  if (typeof options !== 'object') {
-    throw tmathError('InvalidArgument', `options must be an object like { dtype: 'float32' }, got ${describe(options)}`);
+  const out = readOptions(options, allowed);
+  if (out.adopt !== undefined && typeof out.adopt !== 'boolean') {
+    throw tmathError('InvalidArgument', `option \`adopt\` must be a boolean, got ${describe(out.adopt)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) throw tmathError('InvalidArgument', `unknown option \`${key}\`; accepted: ${allowed.join(', ')}`);
-  }
-  if (options.adopt !== undefined && typeof options.adopt !== 'boolean') {
-    throw tmathError('InvalidArgument', `option \`adopt\` must be a boolean, got ${describe(options.adopt)}`);
-  }
-  return options;
+  return out;
 }
 
 function isGpuBuffer(value) {
@@ -88,7 +260,11 @@ const TFJS_DTYPES = { float32: 'float32', int32: 'int32' };
 // WebGPU backend, duck-typed so neither library is a dependency. Returns { buffer, shape, dtype,
 // release } or undefined.
 function foreignTensor(input, shape, dtype) {
-  if (input === null || typeof input !== 'object' || isGpuBuffer(input) || ArrayBuffer.isView(input)) return undefined;
+  if (input === null || typeof input !== 'object' || isGpuBuffer(input) || isView(input) || isTensor(input)) return undefined;
+  return guarded('the input tensor', () => foreignTensorOf(input, shape, dtype));
+}
+
+function foreignTensorOf(input, shape, dtype) {
   if (input.location === 'gpu-buffer' && isGpuBuffer(input.gpuBuffer) && Array.isArray(input.dims)) {
     const own = ORT_DTYPES[input.type];
     if (!own) throw tmathError('UnsupportedDtype', `ONNX Runtime tensor type '${input.type}' on the GPU is not supported; tmath takes float32, float16 and int32 (int64 only as host data)`);
@@ -109,24 +285,37 @@ function foreignTensor(input, shape, dtype) {
 
 // ONNX Runtime Web tensors whose data is on the CPU.
 function foreignHostData(input) {
-  if (input !== null && typeof input === 'object' && input.location === 'cpu' && Array.isArray(input.dims) && ArrayBuffer.isView(input.data)) {
-    return { data: input.data, shape: input.dims };
-  }
-  return undefined;
+  if (input === null || typeof input !== 'object' || isView(input) || isArray(input)) return undefined;
+  return guarded('the input tensor', () => (input.location === 'cpu' && isArray(input.dims) && isView(input.data)
+    ? { data: input.data, shape: input.dims } : undefined));
 }
 const innerOf = new WeakMap();
 
 function wasmTensorOf(tensor, method) {
-  if (!(tensor instanceof Tensor)) {
+  // A WeakMap brand: `Object.create(Tensor.prototype)` and look-alikes are not Tensors.
+  const inner = (typeof tensor === 'object' && tensor !== null) ? innerOf.get(tensor) : undefined;
+  if (inner === undefined) {
     throw tmathError('InvalidArgument', `${method} expects a tmath Tensor, got ${describe(tensor)}`);
   }
-  return innerOf.get(tensor);
+  return inner;
+}
+
+function isTensor(value) {
+  return typeof value === 'object' && value !== null && innerOf.has(value);
 }
 
 function describe(value) {
   if (value === null) return 'null';
-  if (typeof value === 'object') return value.constructor?.name ?? 'object';
-  return typeof value;
+  if (typeof value !== 'object') return typeof value;
+  const tag = typedArrayTag(value);
+  if (tag) return tag;
+  if (isArray(value)) return 'Array';
+  try {
+    const ctor = getOwnDescriptor(Object.getPrototypeOf(value) ?? {}, 'constructor')?.value;
+    return typeof ctor === 'function' && typeof ctor.name === 'string' && ctor.name ? ctor.name : 'object';
+  } catch {
+    return 'object';
+  }
 }
 
 /**
@@ -136,23 +325,26 @@ function describe(value) {
  */
 export class Tensor {
   #inner;
+  // Shape, dtype and byte length never change: asked from wasm once, when first read (an op
+  // in a chain makes a Tensor without crossing into wasm for them).
   #shape;
+  #dtype;
+  #byteLength;
 
   constructor(token, inner) {
     if (token !== CONSTRUCT) {
       throw tmathError('InvalidArgument', 'Tensors are made by an Engine (engine.pool.get, engine.pool.zeros, …), not with `new Tensor`');
     }
     this.#inner = inner;
-    this.#shape = Object.freeze(Array.from(inner.shape()));
     innerOf.set(this, inner);
   }
 
   /** Dimensions, e.g. `[2, 3]` (frozen). */
-  get shape() { return this.#shape; }
+  get shape() { return (this.#shape ??= Object.freeze(Array.from(this.#inner.shape()))); }
   /** Canonical dtype name: 'float32', 'float16', 'bfloat16' or 'int32'. */
-  get dtype() { return this.#inner.dtype(); }
+  get dtype() { return (this.#dtype ??= this.#inner.dtype()); }
   /** Bytes of tensor data (16-bit dtypes packed, two bytes per element). */
-  get byteLength() { return this.#inner.byteLength(); }
+  get byteLength() { return (this.#byteLength ??= this.#inner.byteLength()); }
   /** The GPUBuffer holding the data (pending tmath work is submitted first). It may be larger than byteLength. */
   get gpuBuffer() { return call(() => this.#inner.gpuBuffer()); }
   /** Whether dispose() was called. */
@@ -172,7 +364,7 @@ export class Tensor {
       return Promise.reject(e);
     }
   }
-  toString() { return `Tensor(${this.dtype}, [${this.#shape.join(', ')}])`; }
+  toString() { return `Tensor(${this.dtype}, [${this.shape.join(', ')}])`; }
 }
 
 /** The seed's TensorPool: buffers reused by size class, with a budget for idle bytes. */
@@ -187,9 +379,9 @@ export class Pool {
   get #engine() { return this.#current(); }
 
   /** A tensor on a pooled buffer; contents unspecified (a reused buffer keeps old data). */
-  get(shape, dtype) { return wrap(call(() => this.#engine.poolGet(shape, dtype)), this.#engine); }
+  get(shape, dtype) { return wrap(call(() => this.#engine.poolGet(cleanShape(shape), cleanDtype(dtype))), this.#engine); }
   /** A tensor on a pooled buffer, cleared to zero on the GPU. */
-  zeros(shape, dtype) { return wrap(call(() => this.#engine.poolZeros(shape, dtype)), this.#engine); }
+  zeros(shape, dtype) { return wrap(call(() => this.#engine.poolZeros(cleanShape(shape), cleanDtype(dtype))), this.#engine); }
   /** Return a tensor's buffer to the pool (the tensor is disposed). */
   put(tensor) {
     const inner = wasmTensorOf(tensor, 'pool.put');
@@ -198,7 +390,12 @@ export class Pool {
   /** hits, misses, buffersCreated, bytesInUse, bytesCached, peakBytesInUse, budgetBytes, evictions, … */
   stats() { return this.#engine.poolStats(); }
   /** Free idle buffers (least recently used first) down to `targetBytes` (default 0); returns bytes freed. */
-  trim(targetBytes) { return call(() => this.#engine.poolTrim(targetBytes)); }
+  trim(targetBytes) {
+    if (targetBytes !== undefined && typeof targetBytes !== 'number') {
+      throw tmathError('InvalidArgument', `invalid argument \`targetBytes\`: expected a number of bytes, got ${describe(targetBytes)}`);
+    }
+    return call(() => this.#engine.poolTrim(targetBytes));
+  }
 }
 
 /** The GPU memory layer: a WebGPU device, its buffer pool, and counters of everything done. */
@@ -224,7 +421,8 @@ export class Engine {
     if (typeof navigator === 'undefined' || !navigator.gpu) {
       throw tmathError('NoAdapter', 'this JS environment has no WebGPU (navigator.gpu is missing); use a browser with WebGPU enabled (Chrome/Edge 113+, Safari 18+, Firefox 141+, or Chromium with --enable-unsafe-webgpu)');
     }
-    const inner = await WasmEngine.create(options);
+    const clean = readOptions(options, ENGINE_OPTIONS);
+    const inner = await call(() => WasmEngine.create(clean));
     return new Engine(CONSTRUCT, inner);
   }
 
@@ -254,6 +452,9 @@ export class Engine {
    */
   tidy(fn) {
     if (typeof fn !== 'function') throw tmathError('InvalidArgument', 'tidy(fn) takes a function');
+    if (fn instanceof AsyncFunction || fn instanceof AsyncGeneratorFunction) {
+      throw tmathError('InvalidArgument', 'tidy(fn) takes a synchronous function; tensors of an async function cannot be tracked');
+    }
     const made = [];
     scopes.push(made);
     let result;
@@ -263,7 +464,7 @@ export class Engine {
       scopes.pop();
       const keep = new Set();
       const collect = (v) => {
-        if (v instanceof Tensor) keep.add(v);
+        if (isTensor(v)) keep.add(v);
         else if (Array.isArray(v)) v.forEach(collect);
         else if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) Object.values(v).forEach(collect);
       };
@@ -325,11 +526,11 @@ export class Engine {
    */
   prepareTensor(tensor, precision) {
     const inner = wasmTensorOf(tensor, 'prepareTensor');
-    const cast = call(() => this.#inner.prepareTensor(inner, precision));
+    const cast = call(() => this.#inner.prepareTensor(inner, cleanDtype(precision, 'precision')));
     return cast === undefined ? tensor : this.#wrap(cast);
   }
   /** A new tensor with `tensor`'s data cast to `dtype` (a GPU copy when the dtype is the same). */
-  cast(tensor, dtype) { return this.#wrap(call(() => this.#inner.cast(wasmTensorOf(tensor, 'cast'), dtype))); }
+  cast(tensor, dtype) { return this.#wrap(call(() => this.#inner.cast(wasmTensorOf(tensor, 'cast'), cleanDtype(dtype)))); }
   /**
    * `a × b` (float32, float16 or bfloat16, one dtype, float32 accumulation): 2-D [m, k] × [k, n]
    * or batched [batch, m, k] × [batch, k, n], a 2-D side broadcast over the batch. Stays on the GPU.
@@ -346,9 +547,10 @@ export class Engine {
   /** `max(a, 0)`. */
   relu(a) { return this.#wrap(call(() => this.#inner.relu(wasmTensorOf(a, 'relu')))); }
   #binary(op, a, b) {
-    if (typeof a === 'number' && b instanceof Tensor) return this.#wrap(call(() => this.#inner.binaryScalar(op, wasmTensorOf(b, op), a, true)));
-    if (typeof b === 'number') return this.#wrap(call(() => this.#inner.binaryScalar(op, wasmTensorOf(a, op), b, false)));
-    return this.#wrap(call(() => this.#inner.binaryTensors(op, wasmTensorOf(a, op), wasmTensorOf(b, op))));
+    const code = OP_CODES[op];
+    if (typeof a === 'number' && isTensor(b)) return this.#wrap(call(() => this.#inner.binaryScalar(code, wasmTensorOf(b, op), a, true)));
+    if (typeof b === 'number') return this.#wrap(call(() => this.#inner.binaryScalar(code, wasmTensorOf(a, op), b, false)));
+    return this.#wrap(call(() => this.#inner.binaryTensors(code, wasmTensorOf(a, op), wasmTensorOf(b, op))));
   }
   /** A new tensor with a GPU copy of `tensor`'s data. */
   copy(tensor) { return this.#wrap(call(() => this.#inner.copy(wasmTensorOf(tensor, 'copy')))); }
@@ -370,7 +572,7 @@ export class Engine {
    */
   toDevice(input, shape, options) {
     const { dtype, adopt, device } = checkOptions(options, ['dtype', 'adopt', 'device']);
-    if (input instanceof Tensor) {
+    if (isTensor(input)) {
       if (call(() => this.#inner.toDeviceIdentity(wasmTensorOf(input, 'toDevice')))) return input;
       throw tmathError('DeviceMismatch', 'this tensor belongs to another Engine (another GPUDevice); move it with `await engine.toDeviceAsync(tensor)`');
     }
@@ -386,10 +588,15 @@ export class Engine {
       }
     }
     if (isGpuBuffer(input)) {
-      return this.#wrap(call(() => this.#inner.toDeviceBuffer(input, shape, dtype, adopt === true)));
+      return this.#wrap(call(() => this.#inner.toDeviceBuffer(input, cleanShape(shape), dtype, adopt === true)));
     }
     const data = foreignHostData(input) ?? { data: input, shape };
-    return this.#wrap(call(() => this.#inner.toDeviceHost(data.data, shape ?? data.shape, dtype)));
+    const host = hostInput(data.data);
+    if (host === undefined || host.unsupported) {
+      throw tmathError('InvalidArgument', `invalid argument \`input\`: toDevice accepts Float32Array, Float16Array, Uint16Array (with a 16-bit dtype), Int32Array, BigInt64Array, Float64Array, number arrays, ArrayBuffer/Uint8Array (with a dtype), GPUBuffer, tmath Tensors, ONNX Runtime Web and TensorFlow.js tensors; got ${host?.unsupported ?? describe(data.data)}`);
+    }
+    const dims = cleanShape(shape ?? data.shape);
+    return this.#wrap(call(() => this.#inner.toDeviceHost(host.data, host.tag, dims, dtype)));
   }
 
   /**
@@ -400,10 +607,10 @@ export class Engine {
    */
   async toDeviceAsync(input, shape, options) {
     const { dtype, adopt, device } = checkOptions(options, ['dtype', 'adopt', 'device']);
-    if (input instanceof Tensor) {
+    if (isTensor(input)) {
       const inner = wasmTensorOf(input, 'toDeviceAsync');
       if (call(() => this.#inner.toDeviceIdentity(inner))) return input;
-      return this.#wrap(await this.#inner.toDeviceFromTensor(inner));
+      return this.#wrap(await call(() => this.#inner.toDeviceFromTensor(inner)));
     }
     const foreign = foreignTensor(input, shape, dtype);
     if (foreign) {
@@ -415,9 +622,9 @@ export class Engine {
     }
     if (isGpuBuffer(input)) {
       if (device !== undefined && device !== this.gpuDevice) {
-        return this.#wrap(await this.#inner.toDeviceCrossDevice(input, device, shape, dtype));
+        return this.#wrap(await call(() => this.#inner.toDeviceCrossDevice(input, device, cleanShape(shape), dtype)));
       }
-      return this.#wrap(await this.#inner.toDeviceBufferAsync(input, shape, dtype, adopt === true));
+      return this.#wrap(await call(() => this.#inner.toDeviceBufferAsync(input, cleanShape(shape), dtype, adopt === true)));
     }
     return this.toDevice(input, shape, options);
   }

@@ -46,7 +46,14 @@ impl Shape {
                     "dimension {axis} of {dims:?} is {d}; dimensions must be positive integers"
                 )));
             }
-            out.push(d as usize);
+            // On wasm32 `usize` is 32 bits: a larger dimension must not wrap or saturate.
+            let d = usize::try_from(d as u64).map_err(|_| {
+                Error::invalid_shape(format!(
+                    "dimension {axis} of {dims:?} is {d}; this build indexes at most {} elements per dimension",
+                    usize::MAX
+                ))
+            })?;
+            out.push(d);
         }
         Shape::new(&out)
     }

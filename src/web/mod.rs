@@ -1,6 +1,18 @@
 //! The wasm-bindgen layer under the JS API. Users import `tmath` (the hand-written `js/index.js`),
 //! which wraps these `Wasm*` classes in idiomatic JS (`Engine`, `Pool`, `Tensor`); nothing here
-//! is meant to be called directly. Every error crosses as a JS `Error` named `TmathError` with a
+//! is meant to be called directly.
+//!
+//! # The boundary rule
+//!
+//! JS values in, validated plain Rust data out, then the engine's lock; no user code runs under
+//! the lock. A JS exception thrown through wasm skips Rust's destructors, so a lock held at that
+//! moment would never be released and every later call would abort. `js/index.js` therefore
+//! reads every caller value first (brand checks with the intrinsic getters, own properties only,
+//! getters and proxy traps inside try/catch) and passes only clean values: fresh typed arrays made
+//! with the intrinsic constructors, the input's brand as a string, plain arrays of numbers,
+//! strings for dtypes, and null-prototype option objects of primitives. Code here reads those
+//! with `Reflect`/`as_*` (which return values, never throw through wasm) and never formats a
+//! caller's object with `{:?}` (JS's debug formatting runs its getters). Every error crosses as a JS `Error` named `TmathError` with a
 //! `code`; a Rust panic is logged by `console_error_panic_hook` instead of a bare `unreachable`.
 
 use crate::dtype::DType;
@@ -50,6 +62,9 @@ const OPTIONS: [&str; 7] = [
     "zeroOnReuse",
 ];
 
+/// The largest `maxPerClass` accepted (far above any useful cap; keeps it from wrapping).
+const MAX_PER_CLASS: usize = 1 << 20;
+
 /// A non-negative safe integer, or `InvalidArgument` naming the option.
 fn byte_count(value: &JsValue, name: &str) -> crate::Result<u64> {
     match value.as_f64() {
@@ -60,7 +75,7 @@ fn byte_count(value: &JsValue, name: &str) -> crate::Result<u64> {
         }
         _ => Err(Error::invalid_argument(
             name,
-            format!("expected a non-negative integer, got {value:?}"),
+            format!("expected an integer from 0 to 2^53 - 1, got {value:?}"),
         )),
     }
 }
@@ -98,7 +113,16 @@ fn engine_config(options: &JsValue) -> crate::Result<EngineConfig> {
     }
     let cap = get(options, "maxPerClass");
     if !cap.is_undefined() {
-        config.pool.max_per_class = byte_count(&cap, "maxPerClass")? as usize;
+        let n = byte_count(&cap, "maxPerClass")?;
+        config.pool.max_per_class = usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= MAX_PER_CLASS)
+            .ok_or_else(|| {
+                Error::invalid_argument(
+                    "maxPerClass",
+                    format!("expected an integer from 0 to {MAX_PER_CLASS}, got {n}"),
+                )
+            })?;
     }
     let min = get(options, "minClassBytes");
     if !min.is_undefined() {
@@ -343,9 +367,9 @@ impl WasmEngine {
             .map_err(to_js_error)
     }
 
-    /// `add/sub/mul/div(a, b)` with two tensors.
+    /// `add/sub/mul/div(a, b)` with two tensors; `op` is 0 add, 1 sub, 2 mul, 3 div.
     #[wasm_bindgen(js_name = binaryTensors)]
-    pub fn binary_tensors(&self, op: &str, a: &WasmTensor, b: &WasmTensor) -> JsResult<WasmTensor> {
+    pub fn binary_tensors(&self, op: u32, a: &WasmTensor, b: &WasmTensor) -> JsResult<WasmTensor> {
         let op = element_op(op).map_err(to_js_error)?;
         self.engine
             .elementwise(op, (&a.tensor).into(), (&b.tensor).into())
@@ -357,7 +381,7 @@ impl WasmEngine {
     #[wasm_bindgen(js_name = binaryScalar)]
     pub fn binary_scalar(
         &self,
-        op: &str,
+        op: u32,
         t: &WasmTensor,
         scalar: f64,
         scalar_left: bool,
@@ -511,17 +535,18 @@ impl WasmTensor {
     }
 }
 
-fn element_op(name: &str) -> crate::Result<crate::ElementOp> {
+/// The op of a code from `js/index.js`'s `OP_CODES` (a number crosses into wasm for free).
+fn element_op(code: u32) -> crate::Result<crate::ElementOp> {
     use crate::ElementOp as Op;
-    Ok(match name {
-        "add" => Op::Add,
-        "sub" => Op::Sub,
-        "mul" => Op::Mul,
-        "div" => Op::Div,
+    Ok(match code {
+        0 => Op::Add,
+        1 => Op::Sub,
+        2 => Op::Mul,
+        3 => Op::Div,
         other => {
             return Err(Error::invalid_argument(
                 "op",
-                format!("unknown op {other:?}"),
+                format!("unknown op code {other}"),
             ))
         }
     })

@@ -33,16 +33,14 @@ enum HostInput {
     F64(Vec<f64>),
 }
 
-fn constructor_name(value: &JsValue) -> String {
-    Reflect::get(value, &"constructor".into())
-        .and_then(|c| Reflect::get(&c, &"name".into()))
-        .ok()
-        .and_then(|n| n.as_string())
-        .unwrap_or_default()
-}
-
-fn host_input(data: &JsValue, dtype: Option<DType>) -> Result<HostInput> {
-    let name = constructor_name(data);
+/// `data` as tmath will write it. `tag` is the input's brand, read by the JS layer with the
+/// intrinsic `%TypedArray%.prototype[Symbol.toStringTag]` getter (never `constructor.name`,
+/// which any object can spoof), and `data` is a fresh view the JS layer made with the intrinsic
+/// constructor over the input's memory: no user code runs while it is read here. Number arrays
+/// arrive as a `Float64Array` tagged `Array`, `ArrayBuffer`s as a `Uint8Array` tagged
+/// `ArrayBuffer`, `Float16Array`s as a `Uint16Array` view of their bits.
+fn host_input(data: &JsValue, tag: &str, dtype: Option<DType>) -> Result<HostInput> {
+    let name = tag;
     let direct = |view: JsValue, own: DType, elements: u64, type_name| match dtype {
         None => Ok(HostInput::Direct {
             view,
@@ -58,7 +56,7 @@ fn host_input(data: &JsValue, dtype: Option<DType>) -> Result<HostInput> {
         }),
         Some(_) => Err(()),
     };
-    let converted = match name.as_str() {
+    let converted = match name {
         "Float32Array" => {
             let a: &js_sys::Float32Array = data.unchecked_ref();
             direct(data.clone(), DType::F32, a.length() as u64, "float32")
@@ -70,11 +68,7 @@ fn host_input(data: &JsValue, dtype: Option<DType>) -> Result<HostInput> {
                 .or_else(|()| Ok::<_, Error>(HostInput::I32(a.to_vec())))?
         }
         "Float16Array" => {
-            let bytes: &js_sys::Uint16Array = &js_sys::Uint16Array::new_with_byte_offset_and_length(
-                &Reflect::get(data, &"buffer".into()).unwrap_or_default(),
-                Reflect::get(data, &"byteOffset".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as u32,
-                Reflect::get(data, &"length".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as u32,
-            );
+            let bytes: &js_sys::Uint16Array = data.unchecked_ref();
             direct(bytes.clone().into(), DType::F16, bytes.length() as u64, "float16")
                 .or_else(|()| Ok::<_, Error>(HostInput::Bits16(bytes.to_vec(), DType::F16)))?
         }
@@ -92,22 +86,9 @@ fn host_input(data: &JsValue, dtype: Option<DType>) -> Result<HostInput> {
         },
         "BigInt64Array" => HostInput::I64(data.unchecked_ref::<js_sys::BigInt64Array>().to_vec()),
         "Float64Array" => HostInput::F64(data.unchecked_ref::<js_sys::Float64Array>().to_vec()),
-        "Array" => {
-            let array: &Array = data.unchecked_ref();
-            let mut values = Vec::with_capacity(array.length() as usize);
-            for (i, v) in array.iter().enumerate() {
-                values.push(v.as_f64().ok_or_else(|| {
-                    Error::invalid_argument("data", format!("element {i} is {v:?}, not a number"))
-                })?);
-            }
-            HostInput::F64(values)
-        }
+        "Array" => HostInput::F64(data.unchecked_ref::<js_sys::Float64Array>().to_vec()),
         "ArrayBuffer" | "SharedArrayBuffer" | "Uint8Array" => {
-            let view = if name == "Uint8Array" {
-                data.unchecked_ref::<Uint8Array>().clone()
-            } else {
-                Uint8Array::new(data)
-            };
+            let view = data.unchecked_ref::<Uint8Array>().clone();
             let dtype = dtype.ok_or_else(|| {
                 Error::invalid_argument("dtype", format!("raw bytes ({name}) need {{ dtype }}: one of {}", crate::dtype::ACCEPTED_NAMES))
             })?;
@@ -347,27 +328,29 @@ impl WasmEngine {
 
 #[wasm_bindgen]
 impl WasmEngine {
-    /// `toDevice(typedArray | ArrayBuffer | number[], shape?, { dtype })`.
+    /// `toDevice(typedArray | ArrayBuffer | number[], shape?, { dtype })`, with the input already
+    /// normalised by the JS layer (see `host_input`).
     #[wasm_bindgen(js_name = toDeviceHost)]
     pub fn to_device_host(
         &self,
         data: JsValue,
+        tag: String,
         shape: JsValue,
         dtype: JsValue,
     ) -> JsResult<WasmTensor> {
-        self.host(data, shape, dtype)
+        self.host(data, &tag, shape, dtype)
             .map(|tensor| WasmTensor { tensor })
             .map_err(to_js_error)
     }
 
-    fn host(&self, data: JsValue, shape: JsValue, dtype: JsValue) -> Result<Tensor> {
+    fn host(&self, data: JsValue, tag: &str, shape: JsValue, dtype: JsValue) -> Result<Tensor> {
         let start = now_us();
         let dtype = if dtype.is_undefined() || dtype.is_null() {
             None
         } else {
             Some(dtype_name(&dtype)?)
         };
-        let input = host_input(&data, dtype)?;
+        let input = host_input(&data, tag, dtype)?;
         let elements = |n: u64| -> Result<Shape> {
             if shape.is_undefined() || shape.is_null() {
                 Shape::new(&[n as usize])
