@@ -156,6 +156,7 @@ impl State {
                 .forget_lifetime();
             self.pass = Some(pass);
         }
+        #[allow(clippy::expect_used)] // invariant: opened just above when there was none
         let pass = self.pass.as_mut().expect("just opened");
         (&self.device, &mut self.pipelines, pass)
     }
@@ -289,6 +290,7 @@ impl State {
         let offset = self.params.len();
         self.params.extend_from_slice(bytes);
         self.params.resize(offset + UNIFORM_SLOT as usize, 0);
+        #[allow(clippy::expect_used)] // invariant: acquired just above when there was none
         let buffer = self
             .params_lease
             .as_ref()
@@ -329,6 +331,7 @@ impl State {
             self.staging.push(chunk);
             self.staging_cursor = 0;
         }
+        #[allow(clippy::expect_used)] // invariant: a chunk with room was pushed above if needed
         let chunk = self.staging.last().expect("pushed above").buffer.clone();
         let offset = self.staging_cursor;
         write(&chunk, offset)?;

@@ -196,26 +196,26 @@ impl HostData<'_> {
                 .for_each(|&v| push_from_f32_bits(&mut out, v.to_f32().to_bits(), target)),
             HostData::Bytes(b, dtype) => match dtype {
                 DType::F32 => b.chunks_exact(4).for_each(|w| {
-                    push_from_f32_bits(
-                        &mut out,
-                        u32::from_le_bytes([w[0], w[1], w[2], w[3]]),
-                        target,
-                    )
+                    if let &[a, b, c, d] = w {
+                        push_from_f32_bits(&mut out, u32::from_le_bytes([a, b, c, d]), target)
+                    }
                 }),
                 DType::I32 => b.chunks_exact(4).for_each(|w| {
-                    push_from_i32(
-                        &mut out,
-                        i32::from_le_bytes([w[0], w[1], w[2], w[3]]),
-                        target,
-                    )
+                    if let &[a, b, c, d] = w {
+                        push_from_i32(&mut out, i32::from_le_bytes([a, b, c, d]), target)
+                    }
                 }),
                 DType::F16 => b.chunks_exact(2).for_each(|h| {
-                    let v = half::f16::from_bits(u16::from_le_bytes([h[0], h[1]]));
-                    push_from_f32_bits(&mut out, v.to_f32().to_bits(), target)
+                    if let &[a, b] = h {
+                        let v = half::f16::from_bits(u16::from_le_bytes([a, b]));
+                        push_from_f32_bits(&mut out, v.to_f32().to_bits(), target)
+                    }
                 }),
                 DType::BF16 => b.chunks_exact(2).for_each(|h| {
-                    let v = half::bf16::from_bits(u16::from_le_bytes([h[0], h[1]]));
-                    push_from_f32_bits(&mut out, v.to_f32().to_bits(), target)
+                    if let &[a, b] = h {
+                        let v = half::bf16::from_bits(u16::from_le_bytes([a, b]));
+                        push_from_f32_bits(&mut out, v.to_f32().to_bits(), target)
+                    }
                 }),
             },
         }

@@ -14,6 +14,12 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Nothing a caller controls may panic: no unwrap, expect or indexing in the crate's own code.
+// The few internal invariants that use them say why at the site.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 mod context;
 pub mod dtype;

@@ -61,11 +61,9 @@ pub fn broadcast_shapes(a: &Shape, b: &Shape) -> Result<Shape> {
     let rank = a.rank().max(b.rank());
     let dim = |s: &Shape, i: usize| {
         let offset = rank - s.rank();
-        if i < offset {
-            1
-        } else {
-            s.dims()[i - offset]
-        }
+        i.checked_sub(offset)
+            .and_then(|j| s.dims().get(j).copied())
+            .unwrap_or(1)
     };
     let mut out = Vec::with_capacity(rank);
     for i in 0..rank {
@@ -85,11 +83,11 @@ pub fn broadcast_shapes(a: &Shape, b: &Shape) -> Result<Shape> {
 /// Element strides of `shape` seen through the broadcast `out` shape (0 where broadcast).
 fn broadcast_strides(shape: &Shape, out: &Shape) -> [u32; MAX_RANK] {
     let mut strides = [0u32; MAX_RANK];
-    let offset = out.rank() - shape.rank();
+    let offset = out.rank().saturating_sub(shape.rank());
     let mut stride = 1u64;
-    for i in (0..shape.rank()).rev() {
-        let d = shape.dims()[i];
-        strides[i + offset] = if d == 1 { 0 } else { stride as u32 };
+    // Right-aligned: the last dimension of `shape` is the last of `out` (ranks <= MAX_RANK).
+    for (slot, &d) in strides.iter_mut().skip(offset).zip(shape.dims()).rev() {
+        *slot = if d == 1 { 0 } else { stride as u32 };
         stride *= d as u64;
     }
     strides
@@ -141,19 +139,20 @@ impl Engine {
                 shape_str(sb)
             ))
         };
-        if !(2..=3).contains(&sa.rank()) || !(2..=3).contains(&sb.rank()) {
+        let split = |dims: &[usize]| match *dims {
+            [m, k] => Some((None, m, k)),
+            [batch, m, k] => Some((Some(batch), m, k)),
+            _ => None,
+        };
+        let (Some((batch_a, m, k)), Some((batch_b, k2, n))) = (split(sa.dims()), split(sb.dims()))
+        else {
             return Err(bad("each side must be 2-D [m, k] or 3-D [batch, m, k]"));
-        }
-        let (da, db) = (sa.dims(), sb.dims());
-        let (m, k) = (da[da.len() - 2], da[da.len() - 1]);
-        let (k2, n) = (db[db.len() - 2], db[db.len() - 1]);
+        };
         if k != k2 {
             return Err(bad(&format!(
                 "the inner dimensions differ ({k} against {k2})"
             )));
         }
-        let batch_a = (sa.rank() == 3).then(|| da[0]);
-        let batch_b = (sb.rank() == 3).then(|| db[0]);
         let batch = match (batch_a, batch_b) {
             (Some(x), Some(y)) if x != y => {
                 return Err(bad(&format!("the batch sizes differ ({x} against {y})")))
@@ -353,8 +352,8 @@ impl Engine {
         }
         let mut params = vec![n as u32, out_shape.rank() as u32, scalar, 0];
         let mut dims = [1u32; MAX_RANK];
-        for (i, &d) in out_shape.dims().iter().enumerate() {
-            dims[i] = d as u32;
+        for (slot, &d) in dims.iter_mut().zip(out_shape.dims()) {
+            *slot = d as u32;
         }
         params.extend_from_slice(&dims);
         params.extend_from_slice(&broadcast_strides(first.shape(), &out_shape));

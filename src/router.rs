@@ -301,15 +301,38 @@ pub(crate) fn record_gpu_copy(
 /// `writeBuffer` needs a multiple of 4 bytes; an odd 16-bit tail goes in a second 4-byte write
 /// (no full copy).
 pub(crate) fn queue_write(queue: &wgpu::Queue, buffer: &wgpu::Buffer, offset: u64, bytes: &[u8]) {
-    let whole = bytes.len() / 4 * 4;
-    if whole > 0 {
-        queue.write_buffer(buffer, offset, &bytes[..whole]);
+    let (whole, tail) = words(bytes);
+    if !whole.is_empty() {
+        queue.write_buffer(buffer, offset, whole);
     }
-    if whole < bytes.len() {
+    if let Some(tail) = tail {
+        queue.write_buffer(buffer, offset + whole.len() as u64, &tail);
+    }
+}
+
+/// `bytes` as whole 4-byte words and, if its length is not a multiple of 4, the rest padded
+/// with zeros to one more word.
+fn words(bytes: &[u8]) -> (&[u8], Option<[u8; 4]>) {
+    let (whole, rest) = bytes.split_at(bytes.len() / 4 * 4);
+    let tail = (!rest.is_empty()).then(|| {
         let mut tail = [0u8; 4];
-        tail[..bytes.len() - whole].copy_from_slice(&bytes[whole..]);
-        queue.write_buffer(buffer, offset + whole as u64, &tail);
-    }
+        tail.iter_mut().zip(rest).for_each(|(t, &b)| *t = b);
+        tail
+    });
+    (whole, tail)
+}
+
+/// The first `len` bytes of a mapped range, or `what` failed.
+fn prefix(view: &[u8], len: u64) -> Result<&[u8]> {
+    usize::try_from(len)
+        .ok()
+        .and_then(|len| view.get(..len))
+        .ok_or_else(|| Error::DeviceLost {
+            reason: format!(
+                "a mapped range of {} bytes is shorter than the {len} bytes asked for",
+                view.len()
+            ),
+        })
 }
 
 impl Engine {
@@ -498,8 +521,8 @@ impl Engine {
             ))?;
             let bytes = buffer
                 .get_mapped_range(0..len.next_multiple_of(4))
-                .map(|v| v[..len as usize].to_vec())
-                .map_err(|e| Error::invalid_argument("buffer", e.to_string()));
+                .map_err(|e| Error::invalid_argument("buffer", e.to_string()))
+                .and_then(|v| prefix(&v, len).map(<[u8]>::to_vec));
             buffer.unmap();
             let bytes = bytes?;
             let mut state = shared.lock();
@@ -594,10 +617,10 @@ impl Engine {
             })?;
         let bytes = staging
             .get_mapped_range(..)
-            .map(|v| v[..len as usize].to_vec())
             .map_err(|e| Error::DeviceLost {
                 reason: format!("the source device could not map its staging buffer: {e}"),
-            })?;
+            })
+            .and_then(|v| prefix(&v, len).map(<[u8]>::to_vec))?;
         staging.destroy();
         let tensor = self.cross_device_write(&bytes, shape, dtype, start)?;
         let mut state = self.shared.lock();
@@ -783,12 +806,11 @@ fn staged_write(shared: &Shared, state: &mut State, bytes: &[u8]) -> Result<Leas
 
 /// Copy `bytes` into a mapped range, padding an odd 16-bit tail to a whole word with zeros.
 fn write_padded(view: &mut wgpu::BufferViewMut, bytes: &[u8]) {
-    let whole = bytes.len() / 4 * 4;
-    view.slice(..whole).copy_from_slice(&bytes[..whole]);
-    if whole < bytes.len() {
-        let mut tail = [0u8; 4];
-        tail[..bytes.len() - whole].copy_from_slice(&bytes[whole..]);
-        view.slice(whole..whole + 4).copy_from_slice(&tail);
+    let (whole, tail) = words(bytes);
+    view.slice(..whole.len()).copy_from_slice(whole);
+    if let Some(tail) = tail {
+        view.slice(whole.len()..whole.len() + 4)
+            .copy_from_slice(&tail);
     }
 }
 
@@ -909,7 +931,7 @@ pub(crate) async fn read_back_with<R>(
             .map_err(|e| Error::DeviceLost {
                 reason: format!("mapped range unavailable: {e}"),
             })?;
-        take(&view[..len as usize])
+        take(prefix(&view, len)?)
     })
     .await
 }

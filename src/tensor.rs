@@ -65,6 +65,7 @@ impl Tensor {
     }
 
     pub(crate) fn new(shared: Arc<Shared>, shape: Shape, dtype: DType, storage: Storage) -> Tensor {
+        #[allow(clippy::expect_used)] // invariant: checked when the lease or storage was sized
         let byte_len = byte_len(&shape, dtype).expect("checked when the lease was sized");
         #[allow(clippy::arc_with_non_send_sync)] // wgpu's web types are not Send; one thread there.
         let inner = Arc::new(TensorInner {

@@ -412,6 +412,7 @@ impl PoolPolicy {
                 .map(|(key, list)| (*key, list.len() - 1))
         });
         if let Some((key, at)) = found {
+            #[allow(clippy::expect_used)] // invariant: `key` was just found in `free`
             let list = self.free.get_mut(&key).expect("key was just found");
             let (tick, id) = list.remove(at);
             if list.is_empty() {

@@ -81,6 +81,7 @@ pub const MAP_READ: u32 = 0x1;
 pub const COPY_SRC: u32 = 0x4;
 
 /// The raw `GPUBuffer` behind a wgpu buffer.
+#[allow(clippy::expect_used)] // invariant: the web build compiles only wgpu's WebGPU backend
 pub fn of_buffer(buffer: &wgpu::Buffer) -> RawBuffer {
     buffer
         .as_webgpu()
@@ -89,6 +90,7 @@ pub fn of_buffer(buffer: &wgpu::Buffer) -> RawBuffer {
 }
 
 /// The raw `GPUDevice` behind a wgpu device.
+#[allow(clippy::expect_used)] // invariant: the web build compiles only wgpu's WebGPU backend
 pub fn of_device(device: &wgpu::Device) -> RawDevice {
     device
         .as_webgpu()

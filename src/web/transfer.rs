@@ -150,8 +150,9 @@ fn write_view(
             bytes as u32,
         );
         let mut tail = [0u8; 4];
-        all.subarray(whole_bytes as u32, bytes as u32)
-            .copy_to(&mut tail[..(bytes - whole_bytes) as usize]);
+        if let Some(head) = tail.get_mut(..(bytes - whole_bytes) as usize) {
+            all.subarray(whole_bytes as u32, bytes as u32).copy_to(head);
+        }
         queue
             .write_buffer(
                 &target,
