@@ -10,6 +10,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serve, launch, openPage, ROOT } from '../tests/js/harness.mjs';
+import { report } from './hotpath-workload.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,186 +25,14 @@ try {
   const { page, problems } = await openPage(context, `${server.url}/tests/js/page.html`);
   await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
   const result = await page.evaluate(async () => {
-    const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
-    const engine = await tmath.Engine.create();
-    const device = engine.gpuDevice;
-    const stat = (s, k) => s[k] ?? NaN;
-    const out = { adapter: engine.adapterInfo.architecture || engine.adapterInfo.name };
-
-    // Raw WebGPU: an add-scalar kernel, buffers and bind groups made once, one encoder and pass.
-    const module = device.createShaderModule({ code: `
-      @group(0) @binding(0) var<storage, read> a: array<f32>;
-      @group(0) @binding(1) var<storage, read_write> b: array<f32>;
-      @group(0) @binding(2) var<uniform> k: vec4<f32>;
-      @compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-        if (g.x < arrayLength(&a)) { b[g.x] = a[g.x] + k.x; }
-      }` });
-    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-
-    for (const n of [4096, 262144]) {
-      const ops = 1000;
-      // tmath: x = add(x, 1), the previous x disposed, no await.
-      let x = engine.toDevice(new Float32Array(n));
-      for (let i = 0; i < 20; i++) { const y = engine.add(x, 1); x.dispose(); x = y; }
-      await engine.synchronize();
-      // Chromium rounds performance.now() to 100 us: time ten chains and divide the total.
-      let total = 0;
-      let s0, s1;
-      for (let run = 0; run < 10; run++) {
-        await nextTask();
-        s0 = engine.stats();
-        const t0 = performance.now();
-        for (let i = 0; i < ops; i++) { const y = engine.add(x, 1); x.dispose(); x = y; }
-        total += performance.now() - t0;
-        s1 = engine.stats();
-        await engine.synchronize();
-      }
-      const times = [total / (10 * ops) * 1000];
-      const s2 = engine.stats();
-      x.dispose();
-      // Raw: ping-pong between two buffers, bind groups made once.
-      const bufs = [0, 1].map(() => device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE }));
-      const uni = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-      device.queue.writeBuffer(uni, 0, new Float32Array([1, 0, 0, 0]));
-      const groups = [0, 1].map((i) => device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [
-        { binding: 0, resource: { buffer: bufs[i] } }, { binding: 1, resource: { buffer: bufs[1 - i] } }, { binding: 2, resource: { buffer: uni } }] }));
-      const raw = [];
-      const rawOps = 10 * ops;
-      for (let run = 0; run < 5; run++) {
-        const t0 = performance.now();
-        const enc = device.createCommandEncoder();
-        const pass = enc.beginComputePass();
-        pass.setPipeline(pipeline);
-        for (let i = 0; i < rawOps; i++) {
-          pass.setBindGroup(0, groups[i & 1]);
-          pass.dispatchWorkgroups(Math.ceil(n / 256));
-        }
-        pass.end();
-        device.queue.submit([enc.finish()]);
-        raw.push((performance.now() - t0) / rawOps * 1000);
-        await device.queue.onSubmittedWorkDone();
-      }
-      bufs.forEach((b) => b.destroy()); uni.destroy();
-      out[`chain${n}`] = {
-        tmathUsPerOp: median(times), rawUsPerOp: median(raw),
-        buffersCreatedPerOp: (s1.pool.buffersCreated - s0.pool.buffersCreated) / ops,
-        bindGroupsPerOp: (stat(s1, 'bindGroups') - stat(s0, 'bindGroups')) / ops,
-        paramWritesPerOp: (stat(s2, 'paramWrites') - stat(s1, 'paramWrites')) / ops,
-        submitsPerChain: s2.submits - s1.submits,
-        bytesInUseGrowth: s1.pool.bytesInUse - s0.pool.bytesInUse,
-        peakBytesInUse: s1.pool.peakBytesInUse,
-      };
-    }
-
-    // The 500-tensor churn in one task.
-    {
-      await engine.synchronize();
-      engine.pool.trim(0);
-      let seed = 7;
-      const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
-      const s0 = engine.stats();
-      let last;
-      const t0 = performance.now();
-      for (let i = 0; i < 500; i++) {
-        const n = 1024 + Math.floor(rand() * 255 * 1024);
-        const x = engine.toDevice(new Float32Array(n).fill(i));
-        const y = engine.add(x, 1);
-        x.dispose();
-        last?.dispose();
-        last = y;
-      }
-      const ms = performance.now() - t0;
-      const s1 = engine.stats();
-      out.churn500 = {
-        buffersCreated: s1.pool.buffersCreated - s0.pool.buffersCreated,
-        bytesInUseAtEnd: s1.pool.bytesInUse, liveBytes: last.byteLength, ms,
-        submitsInTask: s1.submits - s0.submits,
-      };
-      last.dispose();
-      await engine.synchronize();
-    }
-
-    // Host-in/host-out 64x64 matmul: tmath against raw (write, dispatch, copy, map, read).
-    {
-      const n = 64;
-      const a = Float32Array.from({ length: n * n }, (_, i) => (i % 7) / 7);
-      const tm = [];
-      for (let i = 0; i < 60; i++) {
-        const t0 = performance.now();
-        const [x, w] = [engine.toDevice(a, [n, n]), engine.toDevice(a, [n, n])];
-        const c = engine.matmul(x, w);
-        await c.toHost();
-        x.dispose(); w.dispose(); c.dispose();
-        tm.push(performance.now() - t0);
-      }
-      const mm = device.createShaderModule({ code: `
-        @group(0) @binding(0) var<storage, read> a: array<f32>;
-        @group(0) @binding(1) var<storage, read> b: array<f32>;
-        @group(0) @binding(2) var<storage, read_write> c: array<f32>;
-        @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-          var s = 0.0;
-          for (var k = 0u; k < ${n}u; k++) { s += a[g.y * ${n}u + k] * b[k * ${n}u + g.x]; }
-          c[g.y * ${n}u + g.x] = s;
-        }` });
-      const mp = device.createComputePipeline({ layout: 'auto', compute: { module: mm, entryPoint: 'main' } });
-      const U = GPUBufferUsage;
-      const [ba, bb, bc] = [0, 1, 2].map(() => device.createBuffer({ size: n * n * 4, usage: U.STORAGE | U.COPY_DST | U.COPY_SRC }));
-      const rb = device.createBuffer({ size: n * n * 4, usage: U.MAP_READ | U.COPY_DST });
-      const bg = device.createBindGroup({ layout: mp.getBindGroupLayout(0), entries: [ba, bb, bc].map((buffer, binding) => ({ binding, resource: { buffer } })) });
-      const raw = [];
-      for (let i = 0; i < 60; i++) {
-        const t0 = performance.now();
-        device.queue.writeBuffer(ba, 0, a); device.queue.writeBuffer(bb, 0, a);
-        const enc = device.createCommandEncoder();
-        const pass = enc.beginComputePass();
-        pass.setPipeline(mp); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(n / 8, n / 8); pass.end();
-        enc.copyBufferToBuffer(bc, 0, rb, 0, n * n * 4);
-        device.queue.submit([enc.finish()]);
-        await rb.mapAsync(GPUMapMode.READ);
-        new Float32Array(rb.getMappedRange()).slice();
-        rb.unmap();
-        raw.push(performance.now() - t0);
-      }
-      [ba, bb, bc, rb].forEach((b) => b.destroy());
-      out.matmul64HostInOut = { tmathMs: median(tm.slice(10)), rawMs: median(raw.slice(10)) };
-    }
-
-    // pool get+put against createBuffer+destroy, 1 MiB.
-    {
-      const k = 2000;
-      engine.pool.get([262144]).dispose();
-      const pg = [], raw = [];
-      for (let run = 0; run < 5; run++) {
-        let t0 = performance.now();
-        for (let i = 0; i < k; i++) engine.pool.put(engine.pool.get([262144]));
-        pg.push((performance.now() - t0) / k * 1000);
-        t0 = performance.now();
-        for (let i = 0; i < k; i++) device.createBuffer({ size: 1 << 20, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }).destroy();
-        raw.push((performance.now() - t0) / k * 1000);
-        await nextTask();
-      }
-      out.poolGetPut = { tmathUs: median(pg), createDestroyUs: median(raw) };
-    }
-    engine.dispose();
-    return out;
+    const { run } = await import('/bench/hotpath-workload.mjs');
+    return run(tmath);
   });
   if (problems.length) console.error(problems.join('\n'));
   const dir = join(ROOT, 'bench', 'out');
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, `hotpath-${label}.json`), JSON.stringify(result, null, 2));
-  const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
-  console.log(`hot path (${label}, Chromium ${result.adapter})`);
-  for (const n of [4096, 262144]) {
-    const c = result[`chain${n}`];
-    console.log(`  chain of 1000 add on ${n} floats: ${f(c.tmathUsPerOp)} us/op vs raw ${f(c.rawUsPerOp)} (${f(c.tmathUsPerOp / c.rawUsPerOp, 1)}x); per op: buffers ${f(c.buffersCreatedPerOp, 3)}, bind groups ${f(c.bindGroupsPerOp, 3)}, params writes ${f(c.paramWritesPerOp, 3)}; submits ${c.submitsPerChain}; bytesInUse growth ${c.bytesInUseGrowth}`);
-  }
-  const ch = result.churn500;
-  console.log(`  500-tensor churn in one task: ${ch.buffersCreated} buffers created, ${ch.bytesInUseAtEnd} bytes in use at the end (${ch.liveBytes} live), ${ch.submitsInTask} submits, ${f(ch.ms, 1)} ms`);
-  const m = result.matmul64HostInOut;
-  console.log(`  64x64 matmul host in/out: ${f(m.tmathMs, 3)} ms vs raw ${f(m.rawMs, 3)} (${f(m.tmathMs / m.rawMs, 2)}x)`);
-  const p = result.poolGetPut;
-  console.log(`  pool get+put 1 MiB: ${f(p.tmathUs)} us vs createBuffer+destroy ${f(p.createDestroyUs)} us (${f(p.tmathUs / p.createDestroyUs, 2)}x)`);
+  console.log(report(result, label));
 } finally {
   await context.close();
   await server.close();

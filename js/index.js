@@ -123,14 +123,20 @@ function hostInput(input) {
     return { data: new Uint8Array(input, 0, bytes), tag: 'ArrayBuffer' };
   }
   if (isArray(input)) {
-    const length = guarded('the array\'s length', () => input.length);
-    const values = new Float64Array(length);
-    for (let i = 0; i < length; i++) {
-      const v = guarded(`element ${i}`, () => input[i]);
-      if (typeof v !== 'number') {
-        throw inputError('InvalidArgument', `invalid argument \`data\`: element ${i} is ${describe(v)}, not a number`);
+    let values;
+    try {
+      const length = input.length;
+      values = new Float64Array(length);
+      for (let i = 0; i < length; i++) {
+        const v = input[i];
+        if (typeof v !== 'number') {
+          throw inputError('InvalidArgument', `invalid argument \`data\`: element ${i} is ${describe(v)}, not a number`);
+        }
+        values[i] = v;
       }
-      values[i] = v;
+    } catch (e) {
+      if (isTmathError(e)) throw e;
+      throw inputError('InvalidArgument', `reading the data array threw: ${safeMessage(e)}`, e);
     }
     return { data: values, tag: 'Array' };
   }
@@ -144,14 +150,21 @@ function cleanShape(shape) {
     if (typeof shape !== 'object' && typeof shape !== 'function') return shape; // wasm reports InvalidShape
     throw inputError('InvalidShape', `invalid shape: expected an array of dimensions like [2, 3], got ${describe(shape)}`);
   }
-  const length = guarded('the shape\'s length', () => shape.length);
-  if (typeof length !== 'number' || length > 64) {
-    throw inputError('InvalidShape', `invalid shape: at most 64 dimensions, got ${length}`);
-  }
-  const dims = [];
-  for (let i = 0; i < length; i++) {
-    const d = guarded(`dimension ${i} of the shape`, () => shape[i]);
-    dims.push(typeof d === 'number' ? d : NaN);
+  // The hot path (every pool.get and toDevice): no closure or string per dimension.
+  let dims;
+  try {
+    const length = shape.length;
+    if (typeof length !== 'number' || length > 64) {
+      throw inputError('InvalidShape', `invalid shape: at most 64 dimensions, got ${length}`);
+    }
+    dims = new Array(length);
+    for (let i = 0; i < length; i++) {
+      const d = shape[i];
+      dims[i] = typeof d === 'number' ? d : NaN;
+    }
+  } catch (e) {
+    if (isTmathError(e)) throw e;
+    throw inputError('InvalidArgument', `reading the shape threw: ${safeMessage(e)}`, e);
   }
   return dims;
 }
@@ -160,9 +173,11 @@ function cleanShape(shape) {
  * Options as a null-prototype object of own properties only (a polluted Object.prototype changes
  * nothing); unknown keys and throwing getters or traps are InvalidArgument.
  */
+const NO_OPTIONS = Object.freeze(Object.create(null));
+
 function readOptions(options, allowed, what = 'options') {
+  if (options === undefined || options === null) return NO_OPTIONS;
   const out = Object.create(null);
-  if (options === undefined || options === null) return out;
   if (typeof options !== 'object') {
     throw tmathError('InvalidArgument', `${what} must be an object like { dtype: 'float32' }, got ${describe(options)}`);
   }

@@ -20,17 +20,20 @@
 //! Ops' params go into one 256-byte slot each of a CPU-side arena, and the arena reaches the GPU
 //! in one queue write per submission, just before it (queue writes land before the commands
 //! submitted after them). The uniform buffer is bound at a dynamic offset, so one bind group
-//! serves every op over the same buffers. A full arena ([`PARAMS_SLOTS`] ops) submits first.
+//! serves every op over the same buffers; an op whose params equal the previous op's shares its
+//! slot. A full arena ([`PARAMS_SLOTS`] distinct slots) submits first.
 //! The buffer (256 KiB) is kept from one submission to the next; `trim` frees it when nothing
 //! is pending.
 
 use crate::error::Result;
-use crate::kernels::{Pipelines, UNIFORM_SLOT};
+use crate::kernels::{Kernel, Pipelines, UNIFORM_SLOT};
 use crate::pool::{BufferKind, Lease, Pool, WriteOrder};
 use crate::router::Ledger;
 use crate::stats::Counters;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
+
+type ComputePass = wgpu::ComputePass<'static>;
 
 /// Ops per submission at most: the params arena's slots (256 KiB of uniforms).
 pub(crate) const PARAMS_SLOTS: u64 = 1024;
@@ -51,6 +54,8 @@ pub(crate) struct State {
     encoder: Option<wgpu::CommandEncoder>,
     /// The compute pass open on `encoder`: consecutive dispatches share it.
     pass: Option<wgpu::ComputePass<'static>>,
+    /// The kernel whose pipeline the open pass has set, if known (ops skip setting it again).
+    pass_kernel: Option<Kernel>,
     /// Buffers the pending encoder uses. A host write into one of them must be ordered into the
     /// stream (or submitted after it).
     pending: HashSet<wgpu::Buffer>,
@@ -91,6 +96,7 @@ impl State {
             pool,
             encoder: None,
             pass: None,
+            pass_kernel: None,
             pending: HashSet::new(),
             writes_pending: false,
             counters: Counters::default(),
@@ -138,15 +144,33 @@ impl State {
         })
     }
 
-    /// The pipelines and the open compute pass (begun on first use) for dispatches.
-    pub fn compute(
+    /// The pipelines and the open compute pass (begun on first use) for dispatches that set
+    /// their own pipelines.
+    pub fn compute(&mut self) -> (&wgpu::Device, &mut Pipelines, &mut ComputePass) {
+        let (device, pipelines, pass, _) = self.compute_kernel(None);
+        (device, pipelines, pass)
+    }
+
+    /// The open compute pass with `kernel`'s pipeline set (not set again when the previous
+    /// dispatch in the pass used it: a chain of one op makes two WebGPU calls per op, not three).
+    pub fn compute_with(
         &mut self,
-    ) -> (
-        &wgpu::Device,
-        &mut Pipelines,
-        &mut wgpu::ComputePass<'static>,
-    ) {
+        kernel: Kernel,
+    ) -> (&wgpu::Device, &mut Pipelines, &mut ComputePass) {
+        let (device, pipelines, pass, set) = self.compute_kernel(Some(kernel));
+        if !set {
+            pass.set_pipeline(pipelines.get(device, kernel));
+        }
+        (device, pipelines, pass)
+    }
+
+    /// The open pass; records `kernel` as the pass's pipeline and returns whether it already was.
+    fn compute_kernel(
+        &mut self,
+        kernel: Option<Kernel>,
+    ) -> (&wgpu::Device, &mut Pipelines, &mut ComputePass, bool) {
         if self.pass.is_none() {
+            self.pass_kernel = None;
             let pass = self
                 .encoder()
                 .begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -156,9 +180,11 @@ impl State {
                 .forget_lifetime();
             self.pass = Some(pass);
         }
+        let already = kernel.is_some() && self.pass_kernel == kernel;
+        self.pass_kernel = kernel;
         #[allow(clippy::expect_used)] // invariant: opened just above when there was none
         let pass = self.pass.as_mut().expect("just opened");
-        (&self.device, &mut self.pipelines, pass)
+        (&self.device, &mut self.pipelines, pass, already)
     }
 
     /// Submit the pending encoder (with this submission's params written just before it), if
@@ -287,9 +313,18 @@ impl State {
             )?;
             self.params_lease = Some(lease);
         }
-        let offset = self.params.len();
-        self.params.extend_from_slice(bytes);
-        self.params.resize(offset + UNIFORM_SLOT as usize, 0);
+        let slot = UNIFORM_SLOT as usize;
+        let mut padded = [0u8; UNIFORM_SLOT as usize];
+        padded.iter_mut().zip(bytes).for_each(|(p, &b)| *p = b);
+        // The same params as the previous op (a chain of `add(x, 1)`): share its slot.
+        let last = self.params.len().checked_sub(slot);
+        let offset = match last {
+            Some(last) if self.params.get(last..) == Some(&padded[..]) => last,
+            _ => {
+                self.params.extend_from_slice(&padded);
+                self.params.len() - slot
+            }
+        };
         #[allow(clippy::expect_used)] // invariant: acquired just above when there was none
         let buffer = self
             .params_lease

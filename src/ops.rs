@@ -405,8 +405,7 @@ fn record_op(
     for buffer in [a, b, out] {
         state.uses(buffer);
     }
-    let (device, pipelines, pass) = state.compute();
-    let pipeline = pipelines.get(device, kernel).clone();
+    let (device, pipelines, pass) = state.compute_with(kernel);
     let bind = pipelines.bind_group(
         device,
         kernel,
@@ -417,7 +416,6 @@ fn record_op(
             (&uniform, 0, UNIFORM_SLOT),
         ],
     );
-    pass.set_pipeline(&pipeline);
     pass.set_bind_group(0, &bind, &[offset]);
     pass.dispatch_workgroups(grid.0, grid.1, grid.2);
     state.counters.dispatches += 1;

@@ -172,6 +172,16 @@ fn a_host_write_into_an_in_stream_buffer_is_staged_and_counted() {
 }
 
 fn chain(engine: &Engine, n: usize, ops: usize) -> (Stats, Stats, Tensor) {
+    chain_of(engine, n, ops, |_| 1.0)
+}
+
+/// `ops` times `x = add(x, scalar(i))` after 3 warm-up adds of 1.
+fn chain_of(
+    engine: &Engine,
+    n: usize,
+    ops: usize,
+    scalar: impl Fn(usize) -> f32,
+) -> (Stats, Stats, Tensor) {
     let mut x = engine.to_device(&vec![0.0f32; n], [n], None).unwrap();
     // Warm-up: pipelines, the classes' buffers, their bind groups.
     for _ in 0..3 {
@@ -181,8 +191,8 @@ fn chain(engine: &Engine, n: usize, ops: usize) -> (Stats, Stats, Tensor) {
     }
     // (The same submission: the params arena is already held, so bytes in use stay flat.)
     let before = engine.stats();
-    for _ in 0..ops {
-        let y = engine.add(&x, 1.0).unwrap();
+    for i in 0..ops {
+        let y = engine.add(&x, scalar(i)).unwrap();
         x.dispose().unwrap();
         x = y;
     }
@@ -228,7 +238,8 @@ fn a_chain_of_a_thousand_ops_creates_nothing_and_submits_once() {
 fn a_full_params_arena_submits_once_and_goes_on() {
     let engine = engine_with(UploadRoute::QueueWrite, false);
     let ops = tmath_params_slots() + 10;
-    let (before, after, x) = chain(&engine, 256, ops);
+    // Alternating scalars: every op needs a slot of its own.
+    let (before, after, x) = chain_of(&engine, 256, ops, |i| (i % 2) as f32 * 2.0);
     assert_eq!(after.counters.submits - before.counters.submits, 1);
     assert_eq!(
         after.counters.param_writes - before.counters.param_writes,
@@ -308,7 +319,7 @@ fn idle_buffers_freed_while_work_is_pending_are_destroyed_after_submission() {
 #[test]
 fn the_params_arena_is_bounded_and_trim_frees_it() {
     let engine = engine_with(UploadRoute::QueueWrite, false);
-    let (_, _, x) = chain(&engine, 64, 5000);
+    let (_, _, x) = chain_of(&engine, 64, 5000, |i| (i % 2) as f32 * 2.0);
     x.dispose().unwrap();
     engine.flush().unwrap();
     let s = engine.stats();
@@ -324,4 +335,14 @@ fn the_params_arena_is_bounded_and_trim_frees_it() {
         engine.add(&y, 1.0).unwrap().to_vec::<f32>().unwrap(),
         [2.0, 3.0]
     );
+}
+
+#[test]
+fn ops_with_the_same_params_share_a_slot() {
+    let engine = engine_with(UploadRoute::QueueWrite, false);
+    // Three arenas' worth of identical adds: one slot, so no submission for a full arena.
+    let ops = 3 * tmath_params_slots();
+    let (before, after, x) = chain(&engine, 256, ops);
+    assert_eq!(after.counters.submits, before.counters.submits);
+    assert_eq!(x.to_vec::<f32>().unwrap(), vec![(ops + 3) as f32; 256]);
 }
