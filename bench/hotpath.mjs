@@ -7,7 +7,7 @@
 //
 // --root serves another checkout's built package (an older commit, for before/after); results go
 // to bench/out/hotpath-NAME.json and a table to stdout.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serve, launch, openPage, ROOT } from '../tests/js/harness.mjs';
 import { report } from './hotpath-workload.mjs';
@@ -24,10 +24,12 @@ const context = await launch();
 try {
   const { page, problems } = await openPage(context, `${server.url}/tests/js/page.html`);
   await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
-  const result = await page.evaluate(async () => {
-    const { run } = await import('/bench/hotpath-workload.mjs');
+  // The workload comes from this tree whatever --root serves (an older checkout has none).
+  const source = await readFile(new URL('./hotpath-workload.mjs', import.meta.url));
+  const result = await page.evaluate(async (b64) => {
+    const { run } = await import(`data:text/javascript;base64,${b64}`);
     return run(tmath);
-  });
+  }, source.toString('base64'));
   if (problems.length) console.error(problems.join('\n'));
   const dir = join(ROOT, 'bench', 'out');
   await mkdir(dir, { recursive: true });
