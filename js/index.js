@@ -2,9 +2,27 @@
 // (Engine, Pool, Tensor) over the wasm-bindgen module in ../pkg. Load it from a plain
 // <script type="module"> or any bundler; the .wasm next to pkg/tmath.js is found through
 // import.meta.url, so no path needs configuring.
-import init, { WasmEngine } from '../pkg/tmath.js';
+import init, { WasmEngine as FirstWasmEngine } from '../pkg/tmath.js';
 
 await init();
+
+// The wasm module instance new engines are made on. A Rust panic aborts its instance (its state
+// may be half-changed, a lock held for good): engines made on it report `Internal` from then
+// on, and the next `Engine.create` loads a fresh instance of the same module.
+let current = { WasmEngine: FirstWasmEngine, aborted: false };
+let instances = 1;
+
+async function freshModule() {
+  try {
+    const url = new URL(`../pkg/tmath.js?instance=${++instances}`, import.meta.url).href;
+    const glue = await import(/* @vite-ignore */ url);
+    await glue.default();
+    return { WasmEngine: glue.WasmEngine, aborted: false };
+  } catch (e) {
+    // A bundle that inlined the module has no file to load again.
+    throw inputError('Internal', 'tmath\'s WebAssembly module aborted earlier and could not be loaded again here; reload the page', e);
+  }
+}
 
 /** Every code a TmathError can carry. */
 export const ERROR_CODES = Object.freeze([
@@ -204,20 +222,17 @@ function cleanDtype(dtype, what = 'dtype') {
   throw tmathError('UnsupportedDtype', `unsupported dtype: ${what} must be a string like 'float32', got ${describe(dtype)}`);
 }
 
-let poisoned = false;
-
 // Every call into wasm goes through here. A Rust panic surfaces as a WebAssembly.RuntimeError
 // (its message was logged to the console by console_error_panic_hook): it becomes a TmathError
-// `Internal`, and the module is marked unusable (its state may be half-changed). Any other
-// non-tmath error becomes a TmathError too, with the original as `cause`.
+// `Internal`, and the next Engine.create uses a fresh module instance. Any other non-tmath error
+// becomes a TmathError too, with the original as `cause`.
 function call(fn) {
-  if (poisoned) throw tmathError('Internal', 'tmath\'s WebAssembly module aborted earlier (see the console); reload the page to use tmath again');
   try {
     return fn();
   } catch (e) {
     if (isTmathError(e)) throw e;
     if (e instanceof WebAssembly.RuntimeError) {
-      poisoned = true;
+      current.aborted = true;
       throw inputError('Internal', `tmath internal error (${e.message}); see the console for the Rust panic message and please report it`, e);
     }
     throw inputError('InvalidArgument', `tmath could not use an argument: ${safeMessage(e)}`, e);
@@ -367,7 +382,7 @@ export class Tensor {
   /** Return the buffer to the pool. A second dispose() throws `Disposed`. */
   dispose() { call(() => this.#inner.dispose()); }
   /** `using t = engine.toDevice(...)`: disposes at the end of the block (quietly if already disposed). */
-  [DISPOSE]() { if (!this.#inner.disposed()) this.#inner.dispose(); }
+  [DISPOSE]() { call(() => { if (!this.#inner.disposed()) this.#inner.dispose(); }); }
   /**
    * Read the data back: Float32Array, Int32Array, Float16Array where the browser has it (else a
    * Uint16Array of float16 bits), or a Uint16Array of bfloat16 bits.
@@ -403,7 +418,7 @@ export class Pool {
     call(() => this.#engine.poolPut(inner));
   }
   /** hits, misses, buffersCreated, bytesInUse, bytesCached, peakBytesInUse, budgetBytes, evictions, … */
-  stats() { return this.#engine.poolStats(); }
+  stats() { return call(() => this.#engine.poolStats()); }
   /** Free idle buffers (least recently used first) down to `targetBytes` (default 0); returns bytes freed. */
   trim(targetBytes) {
     if (targetBytes !== undefined && typeof targetBytes !== 'number') {
@@ -437,6 +452,8 @@ export class Engine {
       throw tmathError('NoAdapter', 'this JS environment has no WebGPU (navigator.gpu is missing); use a browser with WebGPU enabled (Chrome/Edge 113+, Safari 18+, Firefox 141+, or Chromium with --enable-unsafe-webgpu)');
     }
     const clean = readOptions(options, ENGINE_OPTIONS);
+    if (current.aborted) current = await freshModule();
+    const { WasmEngine } = current;
     const inner = await call(() => WasmEngine.create(clean));
     return new Engine(CONSTRUCT, inner);
   }
@@ -453,13 +470,15 @@ export class Engine {
    * Every counter: { pool: {...}, copies, copyBytes, crossings, conversions, submits, dispatches,
    * leakedTensors } (leakedTensors: tensors the garbage collector found undisposed).
    */
-  stats() { return { ...this.#inner.stats(), leakedTensors: leaked.get(this.#inner) ?? 0 }; }
+  stats() { return { ...call(() => this.#inner.stats()), leakedTensors: leaked.get(this.#inner) ?? 0 }; }
 
   /** Submit recorded GPU work now (also done by reads, and at the end of each task). */
   flush() { call(() => this.#inner.flush()); }
 
   /** Submit recorded work and resolve once the GPU has finished all of it. */
-  synchronize() { return this.#inner.synchronize(); }
+  synchronize() {
+    try { return call(() => this.#inner.synchronize()); } catch (e) { return Promise.reject(e); }
+  }
 
   /**
    * Run `fn` (synchronous) and dispose every tensor it made that it does not return (a Tensor,
@@ -523,15 +542,18 @@ export class Engine {
    * `engine.gpuDevice` is the new device afterwards; counters start from zero.
    */
   async recover() {
-    const fresh = await this.#inner.recovered();
+    const fresh = await call(() => this.#inner.recovered());
     if (fresh === undefined) return false;
     this.#inner = fresh;
     this.#adapterInfo = undefined;
     return true;
   }
 
+  /** For tmath's own tests only: a Rust panic while the engine's lock is held, as a bug would. */
+  [Symbol.for('tmath.abortForTests')]() { return call(() => this.#inner.abortForTests()); }
+
   /** Release the GPU device and every pooled buffer; every later call throws `Disposed`. */
-  dispose() { this.#inner.dispose(); }
+  dispose() { call(() => this.#inner.dispose()); }
   [DISPOSE]() { this.dispose(); }
   /**
    * The seed's `prepare_tensor`: `tensor` in `precision` (default: the engine's precision). When
@@ -570,7 +592,7 @@ export class Engine {
   /** A new tensor with a GPU copy of `tensor`'s data. */
   copy(tensor) { return this.#wrap(call(() => this.#inner.copy(wasmTensorOf(tensor, 'copy')))); }
   /** The last transfers, oldest first: { route, fallbackFrom, reason, dtypeIn, dtypeOut, bytes, wallMs }. */
-  ledger() { return this.#inner.ledger(); }
+  ledger() { return call(() => this.#inner.ledger()); }
 
   /**
    * Bring `input` onto this engine's GPU by the cheapest route (the seed's `to_mlx`):

@@ -298,6 +298,14 @@ impl WasmEngine {
         })
     }
 
+    /// For tmath's own tests of the abort path (`engine[Symbol.for('tmath.abortForTests')]()`):
+    /// a panic while the engine's lock is held, the worst case a bug could cause.
+    #[wasm_bindgen(js_name = abortForTests)]
+    pub fn abort_for_tests(&self) {
+        let _held = self.engine.shared.lock();
+        panic!("tmath: abortForTests (a deliberate panic under the engine's lock)");
+    }
+
     /// Release the device; later calls are `Disposed`.
     pub fn dispose(&self) {
         self.engine.dispose();

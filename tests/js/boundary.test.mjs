@@ -249,3 +249,33 @@ test(`boundary fuzzer: ${CASES} seeded hostile calls`, async () => {
   assert.equal(r.works, true);
   assert.ok(r.ok > 0 && Object.keys(r.failures).length >= 3, JSON.stringify(r));
 });
+
+// Last in this file: it aborts the wasm instance the fixture's engine runs on.
+test('after a Rust panic under the lock: Internal, never unreachable, and a new engine works', async () => {
+  const reloads = [];
+  fx.page.on('request', (req) => { if (/\/pkg\/tmath(_bg)?\.(js|wasm)/.test(req.url())) reloads.push(new URL(req.url()).pathname + new URL(req.url()).search); });
+  const r = await fx.page.evaluate(async () => {
+    const t = engine.toDevice(new Float32Array([1, 2]));
+    const abort = failure(() => engine[Symbol.for('tmath.abortForTests')]());
+    const after = {
+      stats: failure(() => engine.stats()),
+      add: failure(() => engine.add(t, 1)),
+      get: failure(() => engine.pool.get([4])),
+      dispose: failure(() => engine.dispose()),
+      shape: t.shape.join(','),
+    };
+    const fresh = await tmath.Engine.create();
+    const ok = await works(fresh);
+    const again = await tmath.Engine.create(); // a second engine shares the fresh instance
+    const ok2 = await works(again);
+    fresh.dispose(); again.dispose();
+    return { abort, after, ok, ok2 };
+  });
+  assert.deepEqual(r, {
+    abort: 'Internal',
+    after: { stats: 'Internal', add: 'Internal', get: 'Internal', dispose: 'Internal', shape: '2' },
+    ok: true, ok2: true,
+  });
+  // One fresh instance of the module (its glue and its wasm), shared by both new engines.
+  assert.deepEqual(reloads, ['/pkg/tmath.js?instance=2', '/pkg/tmath_bg.wasm']);
+});
