@@ -196,7 +196,10 @@ test(`boundary fuzzer: ${CASES} seeded hostile calls`, async () => {
       { maxPerClass: 2 ** 32 }, { unknown: 1 }, Object.create({ dtype: 'int32' }),
     ];
     const pool = values();
-    const live = () => engine.toDevice(new Float32Array([1, -2, 3, 4]), [2, 2]);
+    // Inputs a call needs are made before it is measured, and disposed after it.
+    let made = [];
+    const inputs = [];
+    const live = () => { const t = inputs.pop(); made.push(t); return t; };
     const methods = [
       (a, b, c) => engine.toDevice(a, b, c),
       (a, b) => engine.pool.get(a, b),
@@ -222,7 +225,8 @@ test(`boundary fuzzer: ${CASES} seeded hostile calls`, async () => {
       const args = [pick(pool), pick(pool), pick(pool)];
       const polluted = rand(10) === 0;
       if (polluted) { Object.prototype.dtype = 'int32'; Object.prototype.shape = [1]; }
-      const before = engine.pool.stats();
+      for (let k = 0; k < 2; k++) inputs.push(engine.toDevice(new Float32Array([1, -2, 3, 4]), [2, 2]));
+      const before = engine.stats();
       let result, error;
       try {
         result = methods[m](...args);
@@ -235,12 +239,17 @@ test(`boundary fuzzer: ${CASES} seeded hostile calls`, async () => {
         if (result instanceof tmath.Tensor && !result.disposed) result.dispose();
       } else if (error?.name === 'TmathError' && tmath.ERROR_CODES.includes(error.code)) {
         failures[error.code] = (failures[error.code] ?? 0) + 1;
-        const after = engine.pool.stats();
-        // live() inputs made for the call are the only buffers allowed to stay taken.
-        if (after.buffersCreated - before.buffersCreated > 2) changed.push(`${m}: ${error.code}`);
+        const after = engine.stats();
+        // A failed call changes nothing: no buffer taken, created or copied into.
+        for (const k of ['bytesInUse', 'buffersInUse', 'buffersCreated']) {
+          if (after.pool[k] !== before.pool[k]) changed.push(`method ${m} (${error.code}): pool.${k} ${before.pool[k]} -> ${after.pool[k]}`);
+        }
+        if (after.copies !== before.copies) changed.push(`method ${m} (${error.code}): copies ${before.copies} -> ${after.copies}`);
       } else {
         untyped.push(`method ${m}: ${error?.name}: ${String(error?.message).slice(0, 80)}`);
       }
+      for (const t of [...made, ...inputs.splice(0)]) if (!t.disposed) t.dispose();
+      made = [];
     }
     return { ok, failures, untyped: untyped.slice(0, 10), untypedCount: untyped.length, changed: changed.slice(0, 5), works: await works() };
   }, CASES);
