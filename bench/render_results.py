@@ -267,12 +267,14 @@ out += [
     "of 1,000 and holds 5.5 MB instead of 543 MB at the end of the loop. The 8 MiB write-staging",
     "arena bounds what stays in use, at the cost of one submission per 8 MiB of staged uploads",
     "(23 here). On the H100 through Dawn, JS-thread time per op fell from 15–19× the raw floor to",
-    "2.1–2.5×; pool get+put costs a tenth of `createBuffer` + `destroy` there.",
+    "2.1–2.6×; pool get+put costs a tenth of `createBuffer` + `destroy` there.",
     "",
     "What does not hold yet: the chain is still above the 2× target on Dawn, and far above the",
     "floor in Chromium, whose WebGPU records calls so cheaply (0.07 µs) that any tensor object per",
-    "op dominates. Host-in/host-out 64×64 matmul on the H100 got slower (about 2.9× raw against",
-    "2.4× before), which SwiftShader does not show; not yet explained.",
+    "op dominates. Host-in/host-out 64×64 matmul is unchanged within its noise (0.2–0.35 ms on",
+    "the H100 both before and after, 2–3× the raw calls, which skip the pool, the ledger and the",
+    "typed-array result); an earlier run that looked slower came from an end-of-task timer set",
+    "after every submission instead of once per task, since fixed.",
     "",
 ]
 (Path(__file__).parent / "RESULTS.md").write_text("\n".join(out))

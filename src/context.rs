@@ -62,7 +62,8 @@ pub(crate) struct State {
     /// Natively, queue writes run only at the next submission; `flush` submits for them too.
     /// (On the web `writeBuffer` runs on the queue by itself.)
     pub writes_pending: bool,
-    pub counters: Counters,
+    /// Every cost, charged through the `charge_*` methods below and nowhere else.
+    counters: Counters,
     pub ledger: Ledger,
     pub pipelines: Pipelines,
     /// Params of the ops recorded since the last submission, `UNIFORM_SLOT` bytes each.
@@ -76,8 +77,13 @@ pub(crate) struct State {
     /// (Natively the stream waits for a read or an explicit flush.)
     #[cfg(target_arch = "wasm32")]
     on_first_record: Option<Box<dyn Fn()>>,
-    /// Whether work was recorded since the last submission (`on_first_record` ran).
+    /// Whether work was recorded since the last submission.
     recorded: bool,
+    /// Whether an end-of-task submission is scheduled and has not run yet: at most one is
+    /// pending at a time, however often the task submits in between (a loop of awaited
+    /// readbacks would otherwise set a timer per iteration).
+    #[cfg(target_arch = "wasm32")]
+    end_of_task_scheduled: bool,
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     /// Upload staging buffers used by pending commands: mapped again once submitted, then they
     /// return to the pool through `remapped` (native only).
@@ -109,6 +115,8 @@ impl State {
             #[cfg(target_arch = "wasm32")]
             on_first_record: None,
             recorded: false,
+            #[cfg(target_arch = "wasm32")]
+            end_of_task_scheduled: false,
             remap_after_flush: Vec::new(),
             remapped: Arc::default(),
         }
@@ -125,8 +133,11 @@ impl State {
             self.recorded = true;
             self.pool.stream_opened();
             #[cfg(target_arch = "wasm32")]
-            if let Some(hook) = &self.on_first_record {
-                hook();
+            if !self.end_of_task_scheduled {
+                if let Some(hook) = &self.on_first_record {
+                    self.end_of_task_scheduled = true;
+                    hook();
+                }
             }
         }
     }
@@ -238,6 +249,14 @@ impl State {
         submitted
     }
 
+    /// The end-of-task submission: submit what the task recorded; the next recording schedules
+    /// another.
+    #[cfg(target_arch = "wasm32")]
+    pub fn end_of_task(&mut self) {
+        self.end_of_task_scheduled = false;
+        self.flush();
+    }
+
     /// Free idle buffers down to `target_bytes`, the params arena's buffer included when no work
     /// is pending (the next op takes one again). Returns the bytes freed.
     pub fn trim(&mut self, target_bytes: u64) -> u64 {
@@ -291,6 +310,42 @@ impl State {
         let in_stream = self.pending.contains(&lease.buffer);
         let result = self.pool.release(&lease, in_stream);
         debug_assert!(result.is_ok(), "{result:?}");
+    }
+
+    /// The counters, with the pipelines' bind-group count.
+    pub fn counters(&self) -> Counters {
+        Counters {
+            bind_groups: self.pipelines.bind_groups_created,
+            ..self.counters
+        }
+    }
+
+    /// One copy of `bytes` of tensor data that stays in its memory domain (a GPU copy, a
+    /// host-side conversion).
+    pub fn charge_copy(&mut self, bytes: u64) {
+        self.counters.copies += 1;
+        self.counters.copy_bytes += bytes;
+    }
+
+    /// One copy of `bytes` that crosses a memory domain (host ↔ GPU, device ↔ device).
+    pub fn charge_transfer(&mut self, bytes: u64) {
+        self.charge_copy(bytes);
+        self.counters.crossings += 1;
+    }
+
+    /// One dtype conversion (GPU or host).
+    pub fn charge_conversion(&mut self) {
+        self.counters.conversions += 1;
+    }
+
+    /// One queue submission made outside [`State::flush`] (a raw copy on its own encoder).
+    pub fn charge_submit(&mut self) {
+        self.counters.submits += 1;
+    }
+
+    /// `n` compute dispatches.
+    pub fn charge_dispatches(&mut self, n: u64) {
+        self.counters.dispatches += n;
     }
 
     /// Count one transfer and keep it in the ledger.

@@ -135,7 +135,7 @@ impl Engine {
                     let weak = weak.clone();
                     crate::platform::after_task(move || {
                         if let Some(shared) = weak.upgrade() {
-                            shared.lock().flush();
+                            shared.lock().end_of_task();
                         }
                     });
                 }));
@@ -188,10 +188,7 @@ impl Engine {
         let state = self.shared.lock();
         Stats {
             pool: state.pool.stats(),
-            counters: crate::stats::Counters {
-                bind_groups: state.pipelines.bind_groups_created,
-                ..state.counters
-            },
+            counters: state.counters(),
         }
     }
 

@@ -418,7 +418,7 @@ fn record_op(
     );
     pass.set_bind_group(0, &bind, &[offset]);
     pass.dispatch_workgroups(grid.0, grid.1, grid.2);
-    state.counters.dispatches += 1;
+    state.charge_dispatches(1);
     Ok(())
 }
 
@@ -469,7 +469,7 @@ fn narrow_output(
         elements,
         max_binding,
     );
-    state.counters.dispatches += dispatches;
+    state.charge_dispatches(dispatches);
     state.uses(&narrow.buffer);
     // The cast that reads it is pending: it goes back in stream, for later in-stream writers.
     state.release(wide);

@@ -67,8 +67,8 @@ impl Engine {
             elements,
             max_binding,
         );
-        state.counters.dispatches += dispatches;
-        state.counters.conversions += 1;
+        state.charge_dispatches(dispatches);
+        state.charge_conversion();
         drop(state);
         Ok(Tensor::from_lease(
             Arc::clone(shared),

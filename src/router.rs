@@ -294,7 +294,7 @@ pub(crate) fn record_gpu_copy(
             0
         }
     };
-    state.counters.dispatches += dispatches;
+    state.charge_dispatches(dispatches);
 }
 
 /// Write `bytes` (the tensor's packed data) into `buffer` at `offset` with queue writes.
@@ -380,9 +380,8 @@ impl Engine {
         let mut state = shared.lock();
         let (tensor, route) = upload_bytes(shared, &mut state, shape, target, &bytes)?;
         if converted {
-            state.counters.conversions += 1;
-            state.counters.copies += 1;
-            state.counters.copy_bytes += bytes.len() as u64;
+            state.charge_conversion();
+            state.charge_copy(bytes.len() as u64);
         }
         state.record(Transfer {
             route,
@@ -415,8 +414,7 @@ impl Engine {
         let source = tensor.raw_buffer()?;
         let lease = shared.acquire(&mut state, len, BufferKind::Storage)?;
         record_gpu_copy(shared, &mut state, None, &source, &lease.buffer, len);
-        state.counters.copies += 1;
-        state.counters.copy_bytes += len;
+        state.charge_copy(len);
         state.record(transfer(Route::SameDeviceCopy, tensor.dtype(), len, start));
         drop(state);
         Ok(Tensor::from_lease(
@@ -526,9 +524,7 @@ impl Engine {
             buffer.unmap();
             let bytes = bytes?;
             let mut state = shared.lock();
-            state.counters.copies += 1;
-            state.counters.copy_bytes += len;
-            state.counters.crossings += 1;
+            state.charge_transfer(len);
             let (tensor, route) = upload_bytes(shared, &mut state, shape, dtype, &bytes)?;
             state.record(Transfer {
                 fallback_from: Some(Route::SameDeviceCopy),
@@ -564,9 +560,8 @@ impl Engine {
                 ),
             });
         }
-        state.counters.submits += 1;
-        state.counters.copies += 1;
-        state.counters.copy_bytes += len;
+        state.charge_submit();
+        state.charge_copy(len);
         state.record(transfer(Route::SameDeviceCopy, dtype, len, start));
         drop(state);
         Ok(Tensor::from_lease(Arc::clone(shared), shape, dtype, lease))
@@ -625,9 +620,7 @@ impl Engine {
         let tensor = self.cross_device_write(&bytes, shape, dtype, start)?;
         let mut state = self.shared.lock();
         // The read on the source device: one more copy and crossing.
-        state.counters.copies += 1;
-        state.counters.copy_bytes += len;
-        state.counters.crossings += 1;
+        state.charge_transfer(len);
         Ok(tensor)
     }
 
@@ -858,16 +851,13 @@ fn host_write(
     state.writes_pending = cfg!(not(target_arch = "wasm32"));
     count_upload(state, len);
     if staged {
-        state.counters.copies += 1;
-        state.counters.copy_bytes += len;
+        state.charge_copy(len);
     }
     Ok(staged)
 }
 
 fn count_upload(state: &mut State, len: u64) {
-    state.counters.copies += 1;
-    state.counters.copy_bytes += len;
-    state.counters.crossings += 1;
+    state.charge_transfer(len);
 }
 
 /// Write into a mappable storage buffer: a new one was created mapped; a reused one is mapped
@@ -977,12 +967,10 @@ pub(crate) async fn read_back_mapped<R>(
                     &raw::of_buffer(&staging.buffer),
                     copy_len,
                 );
-                state.counters.submits += 1;
+                state.charge_submit();
             }
         }
-        state.counters.copies += 1;
-        state.counters.copy_bytes += len;
-        state.counters.crossings += 1;
+        state.charge_transfer(len);
         staging
     };
     let result = match map(gpu, &staging.buffer, wgpu::MapMode::Read, copy_len).await {

@@ -173,8 +173,7 @@ fn record(engine: &crate::Engine, transfer: Transfer) {
 /// Counts a same-device copy and records it in the ledger.
 fn record_copy(engine: &crate::Engine, transfer: Transfer) {
     let mut state = engine.shared.lock();
-    state.counters.copies += 1;
-    state.counters.copy_bytes += transfer.bytes;
+    state.charge_copy(transfer.bytes);
     state.record(transfer);
 }
 
@@ -264,7 +263,7 @@ impl WasmEngine {
             len.next_multiple_of(4),
         );
         let scope = device.pop_error_scope();
-        state.counters.submits += 1;
+        state.charge_submit();
         drop(state);
         // The copy is counted and recorded by the caller once it is known to be valid (async) or
         // at once (sync, where validation is only known later).
@@ -602,9 +601,8 @@ impl WasmEngine {
                 staging.destroy();
                 let tensor = tensor?;
                 let mut state = this.engine.shared.lock();
-                state.counters.copies += 1; // the staging copy on the source device
-                state.counters.copy_bytes += len;
-                state.counters.crossings += 1; // source device → host
+                // The staging copy on the source device, and its way to the host.
+                state.charge_transfer(len);
                 state.record(Transfer {
                     route: Route::CrossDevice,
                     fallback_from: None,
