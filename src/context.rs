@@ -27,6 +27,7 @@
 
 use crate::error::Result;
 use crate::kernels::{Kernel, Pipelines, UNIFORM_SLOT};
+use crate::plan::HostWrite;
 use crate::pool::{BufferKind, Lease, Pool, WriteOrder};
 use crate::router::Ledger;
 use crate::stats::Counters;
@@ -390,9 +391,10 @@ impl State {
     }
 
     /// Write `len` bytes into `target` at offset 0 with `write(buffer, offset)`, a host write,
-    /// ordered after the pending commands that use `target`: written into this submission's
-    /// staging arena and copied on the GPU (returns `true`: one extra copy), or, for writes
-    /// larger than a staging chunk, written directly after submitting the pending work (`false`).
+    /// as [`crate::plan::host_write`] decides: straight in when no pending command uses
+    /// `target`; else into this submission's staging arena and copied on the GPU after the
+    /// pending work (returns `true`: one extra copy); or, for writes larger than a staging chunk,
+    /// straight in after submitting the pending work.
     pub fn write_ordered(
         &mut self,
         target: &wgpu::Buffer,
@@ -400,10 +402,17 @@ impl State {
         write: impl FnOnce(&wgpu::Buffer, u64) -> Result<()>,
     ) -> Result<bool> {
         let len4 = len.next_multiple_of(4);
-        if len4 > STAGING_CHUNK {
-            self.flush();
-            write(target, 0)?;
-            return Ok(false);
+        match crate::plan::host_write(self.pending.contains(target), len, STAGING_CHUNK) {
+            HostWrite::Direct => {
+                write(target, 0)?;
+                return Ok(false);
+            }
+            HostWrite::SubmitFirst => {
+                self.flush();
+                write(target, 0)?;
+                return Ok(false);
+            }
+            HostWrite::Staged => {}
         }
         let room = self
             .staging

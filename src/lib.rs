@@ -28,6 +28,7 @@ pub mod error;
 mod gpu;
 mod kernels;
 pub mod ops;
+pub mod plan;
 mod platform;
 pub mod pool;
 mod precision;

@@ -177,20 +177,28 @@ pub(crate) fn check_host_shape(len: u64, shape: &Shape) -> Result<()> {
     Ok(())
 }
 
-/// The route a host upload of `len` bytes takes on this engine.
+/// The route a host upload of `len` bytes takes on this engine ([`crate::plan::upload`]).
 pub(crate) fn upload_route(shared: &Shared, len: u64) -> Route {
-    let staged = if cfg!(target_arch = "wasm32") {
-        Route::HostWrite
-    } else {
-        Route::StagedWrite
-    };
-    match shared.config.upload {
-        UploadRoute::QueueWrite => Route::HostWrite,
-        UploadRoute::Mapped => Route::MappedWrite,
-        UploadRoute::Staged => staged,
-        UploadRoute::Auto if shared.gpu.report.mappable_primary_buffers => Route::MappedWrite,
-        UploadRoute::Auto if len >= STAGED_WRITE_MIN_BYTES => staged,
-        UploadRoute::Auto => Route::HostWrite,
+    crate::plan::upload(adapter(shared), settings(shared), len)
+}
+
+/// The adapter as the planner sees it.
+pub(crate) fn adapter(shared: &Shared) -> crate::plan::Adapter {
+    let kind = shared.gpu.report.device_type.as_str();
+    crate::plan::Adapter {
+        unified_memory: shared.gpu.report.mappable_primary_buffers,
+        gpu: matches!(kind, "discrete-gpu" | "integrated-gpu" | "virtual-gpu"),
+        cpu: kind == "cpu",
+        web: cfg!(target_arch = "wasm32"),
+    }
+}
+
+/// The engine's transfer settings, as the planner sees them.
+pub(crate) fn settings(shared: &Shared) -> crate::plan::Settings {
+    crate::plan::Settings {
+        upload: shared.config.upload,
+        conversion: shared.config.upload_conversion,
+        gpu_copy: shared.config.gpu_copy,
     }
 }
 
@@ -214,14 +222,8 @@ pub enum ConversionSite {
 /// 564 ms at 64M); on lavapipe, a CPU device, the host route took half the GPU route's time.
 pub const GPU_CONVERSION_MIN_ELEMENTS: u64 = 1 << 16;
 
-fn converts_on_gpu(shared: &Shared, _from: DType, _to: DType, elements: u64) -> bool {
-    match shared.config.upload_conversion {
-        ConversionSite::Host => false,
-        ConversionSite::Gpu => true,
-        ConversionSite::Auto => {
-            shared.gpu.report.device_type != "cpu" && elements >= GPU_CONVERSION_MIN_ELEMENTS
-        }
-    }
+fn converts_on_gpu(shared: &Shared, elements: u64) -> bool {
+    crate::plan::converts_on_gpu(adapter(shared), settings(shared), elements)
 }
 
 /// Whether a GPU copy of `len` bytes between these buffers runs as a compute copy.
@@ -231,19 +233,13 @@ pub(crate) fn uses_compute_copy(
     dst: &wgpu::Buffer,
     len: u64,
 ) -> bool {
-    let possible = len.is_multiple_of(16)
-        && src.usage().contains(wgpu::BufferUsages::STORAGE)
-        && dst.usage().contains(wgpu::BufferUsages::STORAGE);
-    let gpu = matches!(
-        shared.gpu.report.device_type.as_str(),
-        "discrete-gpu" | "integrated-gpu" | "virtual-gpu"
-    );
-    possible
-        && match shared.config.gpu_copy {
-            GpuCopy::Command => false,
-            GpuCopy::Compute => true,
-            GpuCopy::Auto => gpu && len >= COMPUTE_COPY_MIN_BYTES,
-        }
+    let storage = |b: &wgpu::Buffer| b.usage().contains(wgpu::BufferUsages::STORAGE);
+    crate::plan::compute_copy(
+        adapter(shared),
+        settings(shared),
+        len,
+        storage(src) && storage(dst),
+    )
 }
 
 /// Record a GPU copy of `len` bytes (rounded up to 4) into `encoder`, by the faster method.
@@ -368,7 +364,7 @@ impl Engine {
         check_host_shape(data.len(), &shape)?;
         let target = dtype.unwrap_or_else(|| data.default_target(self.shared.config.precision));
         if let Some(own) = data.dtype().filter(|&own| own != target) {
-            if converts_on_gpu(&self.shared, own, target, data.len()) {
+            if converts_on_gpu(&self.shared, data.len()) {
                 // Upload as it is, cast on the GPU (counted by cast), the upload returned at once.
                 let raw = self.upload(data, shape, Some(own))?;
                 return self.cast(&raw, target);
@@ -494,9 +490,9 @@ impl Engine {
         let start = now_us();
         let shape = shape.try_into()?;
         let len = byte_len(&shape, dtype)?;
-        check_buffer(buffer.size(), buffer.usage(), len, adopt)?;
+        let plan = crate::plan::buffer_input(buffer.size(), buffer.usage(), len, adopt)?;
         let shared = &self.shared;
-        if adopt {
+        if plan == crate::plan::BufferInput::Adopt {
             let tensor = Tensor::new(
                 Arc::clone(shared),
                 shape,
@@ -508,8 +504,7 @@ impl Engine {
                 .record(transfer(Route::Adopt, dtype, 0, start));
             return Ok(tensor);
         }
-        if !buffer.usage().contains(wgpu::BufferUsages::COPY_SRC) {
-            let reason = "the buffer's usage lacks COPY_SRC".to_owned();
+        if let crate::plan::BufferInput::ReadThroughHost { reason } = plan {
             // Host route, once: map the caller's buffer, read it, write ours.
             crate::gpu::block_on(map(
                 &shared.gpu,
@@ -586,7 +581,7 @@ impl Engine {
         let start = now_us();
         let shape = shape.try_into()?;
         let len = byte_len(&shape, dtype)?;
-        check_buffer(buffer.size(), buffer.usage(), len, false)?;
+        crate::plan::buffer_input(buffer.size(), buffer.usage(), len, false)?;
         let copy_len = len.next_multiple_of(4);
         let staging = source_device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("tmath cross-device staging"),
@@ -654,39 +649,6 @@ fn transfer(route: Route, dtype: DType, bytes: u64, start: f64) -> Transfer {
 }
 
 /// Check a caller's buffer against what a tensor of `len` bytes needs.
-pub(crate) fn check_buffer(
-    size: u64,
-    usage: wgpu::BufferUsages,
-    len: u64,
-    adopt: bool,
-) -> Result<()> {
-    use wgpu::BufferUsages as U;
-    if size < len {
-        return Err(Error::DataLengthMismatch {
-            expected: len,
-            got: size,
-        });
-    }
-    if adopt {
-        let needed = U::STORAGE | U::COPY_SRC | U::COPY_DST;
-        if !usage.contains(needed) {
-            return Err(Error::invalid_argument(
-                "adopt",
-                format!(
-                    "the buffer's usage {usage:?} lacks {:?}, which tensors need; create it with STORAGE | COPY_SRC | COPY_DST or pass adopt: false to copy it",
-                    needed - usage
-                ),
-            ));
-        }
-    } else if !usage.intersects(U::COPY_SRC | U::MAP_READ) {
-        return Err(Error::invalid_argument(
-            "buffer",
-            format!("the buffer's usage {usage:?} has neither COPY_SRC nor MAP_READ, so tmath cannot read it"),
-        ));
-    }
-    Ok(())
-}
-
 /// Put `bytes` into a new tensor by the engine's upload route. Counts 1 copy and 1 crossing.
 pub(crate) fn upload_bytes(
     shared: &Arc<Shared>,
@@ -842,12 +804,8 @@ fn host_write(
     len: u64,
     write: impl FnOnce(&wgpu::Buffer, u64) -> Result<()>,
 ) -> Result<bool> {
-    let staged = if state.is_pending(&target) {
-        state.write_ordered(&target, len, write)?
-    } else {
-        write(&target, 0)?;
-        false
-    };
+    // Ordered after pending work that uses `target`, or direct (crate::plan::host_write).
+    let staged = state.write_ordered(&target, len, write)?;
     state.writes_pending = cfg!(not(target_arch = "wasm32"));
     count_upload(state, len);
     if staged {

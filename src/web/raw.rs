@@ -78,7 +78,6 @@ extern "C" {
 
 /// `GPUBufferUsage` bits (the same values as `wgpu::BufferUsages`).
 pub const MAP_READ: u32 = 0x1;
-pub const COPY_SRC: u32 = 0x4;
 
 /// The raw `GPUBuffer` behind a wgpu buffer.
 #[allow(clippy::expect_used)] // invariant: the web build compiles only wgpu's WebGPU backend

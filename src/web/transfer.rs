@@ -8,6 +8,7 @@ use super::{dtype_name, shape_arg, to_js_error, JsResult, WasmEngine, WasmTensor
 use crate::dtype::{DType, HostData};
 use crate::engine::byte_len;
 use crate::error::{Error, Result};
+use crate::plan::BufferInput;
 use crate::router::{self, now_us, Route, Transfer};
 use crate::shape::Shape;
 use crate::tensor::{Storage, Tensor};
@@ -195,7 +196,12 @@ fn raw_buffer_arg(buffer: &JsValue) -> Result<RawBuffer> {
 }
 
 /// Checks a foreign `GPUBuffer` for a tensor of `shape`/`dtype`; returns its byte length.
-fn check_foreign(raw: &RawBuffer, shape: &Shape, dtype: DType, adopt: bool) -> Result<u64> {
+fn check_foreign(
+    raw: &RawBuffer,
+    shape: &Shape,
+    dtype: DType,
+    adopt: bool,
+) -> Result<(u64, crate::plan::BufferInput)> {
     let len = byte_len(shape, dtype)?;
     if raw.map_state() != "unmapped" {
         return Err(Error::invalid_argument(
@@ -206,13 +212,13 @@ fn check_foreign(raw: &RawBuffer, shape: &Shape, dtype: DType, adopt: bool) -> R
             ),
         ));
     }
-    router::check_buffer(
+    let plan = crate::plan::buffer_input(
         raw.size() as u64,
         wgpu::BufferUsages::from_bits_truncate(raw.usage()),
         len,
         adopt,
     )?;
-    Ok(len)
+    Ok((len, plan))
 }
 
 /// The error for a same-device copy that failed validation: a destroyed buffer is the caller's
@@ -447,11 +453,11 @@ impl WasmEngine {
             let raw = raw_buffer_arg(&buffer)?;
             let shape = shape_arg(&shape)?;
             let dtype = required_dtype(&dtype)?;
-            let len = check_foreign(&raw, &shape, dtype, adopt)?;
-            if adopt {
+            let (len, plan) = check_foreign(&raw, &shape, dtype, adopt)?;
+            if plan == BufferInput::Adopt {
                 return Ok(self.adopt(raw, shape, dtype));
             }
-            if raw.usage() & raw::COPY_SRC == 0 {
+            if let BufferInput::ReadThroughHost { .. } = plan {
                 return Err(Error::invalid_argument(
                     "buffer",
                     "the GPUBuffer's usage lacks COPY_SRC, so it cannot be copied on the GPU; engine.toDeviceAsync reads it through the host instead (it needs MAP_READ)",
@@ -498,11 +504,11 @@ impl WasmEngine {
                 let raw = raw_buffer_arg(&buffer)?;
                 let shape = shape_arg(&shape)?;
                 let dtype = required_dtype(&dtype)?;
-                let len = check_foreign(&raw, &shape, dtype, adopt)?;
-                if adopt {
+                let (len, plan) = check_foreign(&raw, &shape, dtype, adopt)?;
+                if plan == BufferInput::Adopt {
                     return Ok(this.adopt(raw, shape, dtype));
                 }
-                if raw.usage() & raw::COPY_SRC == 0 {
+                if let BufferInput::ReadThroughHost { .. } = plan {
                     // Host route, once: map the caller's buffer, write ours from the mapped range.
                     let len4 = len.next_multiple_of(4);
                     JsFuture::from(raw.map_async(1, 0.0, len4 as f64))
@@ -571,7 +577,7 @@ impl WasmEngine {
                 })?;
                 let shape = shape_arg(&shape)?;
                 let dtype = required_dtype(&dtype)?;
-                let len = check_foreign(&raw, &shape, dtype, false)?;
+                let (len, _) = check_foreign(&raw, &shape, dtype, false)?;
                 let len4 = len.next_multiple_of(4);
                 let descriptor = js_sys::Object::new();
                 let _ = Reflect::set(&descriptor, &"size".into(), &(len4 as f64).into());
