@@ -25,14 +25,16 @@
 //! The buffer (256 KiB) is kept from one submission to the next; `trim` frees it when nothing
 //! is pending.
 
+use crate::config::EngineConfig;
 use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::kernels::{Kernel, Pipelines, UNIFORM_SLOT};
+use crate::ledger::Ledger;
 use crate::plan::HostWrite;
 use crate::pool::{BufferKind, Lease, Pool, WriteOrder};
-use crate::router::Ledger;
 use crate::stats::Counters;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 type ComputePass = wgpu::ComputePass<'static>;
 
@@ -350,7 +352,7 @@ impl State {
     }
 
     /// Count one transfer and keep it in the ledger.
-    pub fn record(&mut self, transfer: crate::router::Transfer) {
+    pub fn record(&mut self, transfer: crate::ledger::Transfer) {
         self.ledger.push(transfer);
     }
 
@@ -446,5 +448,55 @@ impl Drop for State {
     fn drop(&mut self) {
         // A pass must end before its encoder is dropped.
         self.pass = None;
+    }
+}
+
+/// What tensors and the web layer share with the engine.
+pub(crate) struct Shared {
+    pub gpu: Gpu,
+    pub config: EngineConfig,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    /// The device, the configuration in force, and a fresh state over them.
+    pub fn new(gpu: Gpu, config: EngineConfig, state: State) -> Shared {
+        Shared {
+            gpu,
+            config,
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Lock the state. A panic elsewhere cannot poison tmath for good: the counters and pool are
+    /// kept consistent before any call that could panic.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A lease of at least `bytes` for `kind`, from the pool, for a writer recorded into the
+    /// stream (op outputs, casts, copies, clears): it may be a buffer pending work still reads.
+    pub fn acquire(&self, state: &mut State, bytes: u64, kind: BufferKind) -> Result<Lease> {
+        self.acquire_for(state, bytes, kind, WriteOrder::InStream)
+    }
+
+    /// A lease of at least `bytes` for `kind` for a writer running in `order`. With
+    /// `zero_on_reuse`, a reused tensor buffer is cleared (in stream) first.
+    pub fn acquire_for(
+        &self,
+        state: &mut State,
+        bytes: u64,
+        kind: BufferKind,
+        order: WriteOrder,
+    ) -> Result<Lease> {
+        self.gpu.check_alive()?;
+        let lease = state.acquire(bytes, kind, order)?;
+        if self.config.zero_on_reuse && lease.reused && kind.is_tensor_storage() {
+            // The whole buffer, not just the new tensor's bytes: gpuBuffer exposes all of it.
+            // Recorded in stream, so a host write must then be ordered after it too.
+            state.encoder().clear_buffer(&lease.buffer, 0, None);
+            state.uses(&lease.buffer);
+        }
+        Ok(lease)
     }
 }

@@ -1,98 +1,20 @@
-//! The engine: owns the device, the pool, the pending command encoder and the counters. Every
-//! other part borrows them through [`Shared`].
+//! The engine: the public handle over the shared context (device, pool, stream, counters; see
+//! `context.rs`), its creation, recovery and the seed's pool API. Transfers, ops and precision
+//! add their methods to [`Engine`] from `router.rs`, `ops.rs` and `precision.rs`.
 
-pub(crate) use crate::context::State;
+pub use crate::config::EngineConfig;
+use crate::config::UploadRoute;
+pub(crate) use crate::context::{Shared, State};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::gpu::{AdapterReport, Gpu};
-use crate::pool::{BufferKind, Lease, Pool, PoolConfig, PoolStats, WriteOrder};
-use crate::router::{ConversionSite, GpuCopy, Ledger, Transfer, UploadRoute};
-use crate::shape::Shape;
+use crate::ledger::{Ledger, Transfer};
+use crate::platform::{MapSlot, MapWait};
+use crate::pool::{BufferKind, Pool, PoolConfig, PoolStats};
+use crate::shape::{byte_len, Shape};
 use crate::stats::Stats;
 use crate::tensor::Tensor;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
-/// How an [`Engine`] is set up. `Default` gives the documented defaults.
-#[derive(Clone, Debug)]
-pub struct EngineConfig {
-    /// Default precision: the dtype of tensors made without one (default `float32`).
-    pub precision: DType,
-    /// The pool's classes, cap and budget. `max_buffer_bytes` is replaced by the device's
-    /// `maxBufferSize`.
-    pub pool: PoolConfig,
-    /// Which adapter to prefer when there are several (default high performance).
-    pub power_preference: wgpu::PowerPreference,
-    /// How host data reaches the GPU (default: chosen per adapter; see [`UploadRoute`]).
-    pub upload: UploadRoute,
-    /// Where uploads that change the dtype convert (default: chosen per adapter and size; see
-    /// [`ConversionSite`]).
-    pub upload_conversion: ConversionSite,
-    /// How GPU-to-GPU copies run (default: chosen per adapter and size; see [`GpuCopy`]).
-    pub gpu_copy: GpuCopy,
-    /// Transfers kept in the ledger (default 256).
-    pub ledger_capacity: usize,
-    /// Clear every reused tensor buffer on the GPU before handing it out (default off: `get`
-    /// returns a reused buffer with whatever it held, as the seed's pool does). With it on, no
-    /// value written through one tensor can be read through another, at the cost of a clear
-    /// per reuse.
-    pub zero_on_reuse: bool,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            precision: DType::F32,
-            pool: PoolConfig::default(),
-            power_preference: wgpu::PowerPreference::HighPerformance,
-            upload: UploadRoute::Auto,
-            gpu_copy: GpuCopy::Auto,
-            upload_conversion: ConversionSite::Auto,
-            ledger_capacity: 256,
-            zero_on_reuse: false,
-        }
-    }
-}
-
-/// What tensors and the web layer share with the engine.
-pub(crate) struct Shared {
-    pub gpu: Gpu,
-    pub config: EngineConfig,
-    state: Mutex<State>,
-}
-
-impl Shared {
-    /// Lock the state. A panic elsewhere cannot poison tmath for good: the counters and pool are
-    /// kept consistent before any call that could panic.
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A lease of at least `bytes` for `kind`, from the pool, for a writer recorded into the
-    /// stream (op outputs, casts, copies, clears): it may be a buffer pending work still reads.
-    pub fn acquire(&self, state: &mut State, bytes: u64, kind: BufferKind) -> Result<Lease> {
-        self.acquire_for(state, bytes, kind, WriteOrder::InStream)
-    }
-
-    /// A lease of at least `bytes` for `kind` for a writer running in `order`. With
-    /// `zero_on_reuse`, a reused tensor buffer is cleared (in stream) first.
-    pub fn acquire_for(
-        &self,
-        state: &mut State,
-        bytes: u64,
-        kind: BufferKind,
-        order: WriteOrder,
-    ) -> Result<Lease> {
-        self.gpu.check_alive()?;
-        let lease = state.acquire(bytes, kind, order)?;
-        if self.config.zero_on_reuse && lease.reused && kind.is_tensor_storage() {
-            // The whole buffer, not just the new tensor's bytes: gpuBuffer exposes all of it.
-            // Recorded in stream, so a host write must then be ordered after it too.
-            state.encoder().clear_buffer(&lease.buffer, 0, None);
-            state.uses(&lease.buffer);
-        }
-        Ok(lease)
-    }
-}
+use std::sync::{Arc, Mutex};
 
 /// The GPU memory layer: a device, its buffer pool, and the counters of everything done on it.
 ///
@@ -142,11 +64,7 @@ impl Engine {
             }
             #[cfg(not(target_arch = "wasm32"))]
             let _ = weak;
-            Shared {
-                gpu,
-                config,
-                state: Mutex::new(state),
-            }
+            Shared::new(gpu, config, state)
         });
         Ok(Engine { shared })
     }
@@ -205,12 +123,12 @@ impl Engine {
     /// Submit recorded work and wait until the GPU has finished everything submitted so far.
     pub async fn synchronize(&self) -> Result<()> {
         self.flush()?;
-        let slot: Arc<Mutex<crate::router::MapSlot>> = Arc::default();
+        let slot: Arc<Mutex<MapSlot>> = Arc::default();
         let done = Arc::clone(&slot);
         self.shared
             .gpu
             .queue
-            .on_submitted_work_done(move || crate::router::MapSlot::finish(&done, true));
+            .on_submitted_work_done(move || MapSlot::finish(&done, true));
         #[cfg(not(target_arch = "wasm32"))]
         self.shared
             .gpu
@@ -219,7 +137,7 @@ impl Engine {
             .map_err(|e| Error::DeviceLost {
                 reason: format!("waiting for the GPU failed: {e}"),
             })?;
-        crate::router::MapWait(slot).await;
+        MapWait(slot).await;
         self.shared.gpu.check_alive()
     }
 
@@ -354,12 +272,4 @@ impl PoolHandle<'_> {
     pub fn config(&self) -> PoolConfig {
         self.engine.shared.lock().pool.config().clone()
     }
-}
-
-/// Bytes a tensor of `shape` and `dtype` occupies (packed; 16-bit types take 2 bytes each).
-pub(crate) fn byte_len(shape: &Shape, dtype: DType) -> Result<u64> {
-    shape
-        .elements()
-        .checked_mul(dtype.size_bytes())
-        .ok_or_else(|| Error::invalid_shape(format!("{shape} of {dtype} overflows a byte count")))
 }

@@ -228,3 +228,46 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
         }
     }
 }
+
+/// Map `buffer` and wait for it: natively by polling the device, on the web by awaiting the
+/// browser's `mapAsync`. A lost device gives `DeviceLost` instead of hanging.
+pub(crate) async fn map(
+    gpu: &Gpu,
+    buffer: &wgpu::Buffer,
+    mode: wgpu::MapMode,
+    len: u64,
+) -> Result<()> {
+    let slot: std::sync::Arc<std::sync::Mutex<crate::platform::MapSlot>> = Default::default();
+    let in_callback = std::sync::Arc::clone(&slot);
+    buffer.map_async(mode, 0..len, move |result| {
+        crate::platform::MapSlot::finish(&in_callback, result.is_ok())
+    });
+    #[cfg(not(target_arch = "wasm32"))]
+    gpu.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::DeviceLost {
+            reason: format!("waiting for the GPU failed: {e}"),
+        })?;
+    let ok = crate::platform::MapWait(slot).await;
+    if ok {
+        Ok(())
+    } else {
+        gpu.check_alive()?;
+        Err(Error::DeviceLost {
+            reason: "the buffer could not be mapped".into(),
+        })
+    }
+}
+
+/// The first `len` bytes of a mapped range (a short range is `DeviceLost`, never a panic).
+pub(crate) fn prefix(view: &[u8], len: u64) -> Result<&[u8]> {
+    usize::try_from(len)
+        .ok()
+        .and_then(|len| view.get(..len))
+        .ok_or_else(|| Error::DeviceLost {
+            reason: format!(
+                "a mapped range of {} bytes is shorter than the {len} bytes asked for",
+                view.len()
+            ),
+        })
+}

@@ -21,12 +21,18 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+// Layers, imports pointing down only: leaves (error, dtype, shape, stats, config, ledger) ->
+// platform -> gpu, pool -> plan, kernels -> context -> tensor -> engine -> the facade methods on
+// Engine (router: transfers; ops; precision) -> web. (One exception on wasm: tensor's foreign
+// storage names web::raw's GPUBuffer binding.)
+mod config;
 mod context;
 pub mod dtype;
 mod engine;
 pub mod error;
 mod gpu;
 mod kernels;
+mod ledger;
 pub mod ops;
 pub mod plan;
 mod platform;

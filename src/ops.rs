@@ -2,8 +2,9 @@
 //! pool, params go into the engine's uniform slots, pipelines and bind groups are cached, and
 //! everything is recorded into the pending encoder: a chain of ops is one submission.
 
+use crate::context::{Shared, State};
 use crate::dtype::DType;
-use crate::engine::{Engine, Shared, State};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::kernels::{groups, ElementMode, ElementOp, Kernel, UNIFORM_SLOT};
 use crate::pool::{BufferKind, Lease};

@@ -3,9 +3,12 @@
 //! adapter (as `pool/policy.rs` is for the pool); the router (native) and `web/transfer.rs` (the
 //! browser) carry the plans out and never decide a route themselves.
 
+use crate::config::{
+    ConversionSite, GpuCopy, UploadRoute, COMPUTE_COPY_MIN_BYTES, GPU_CONVERSION_MIN_ELEMENTS,
+    STAGED_WRITE_MIN_BYTES,
+};
 use crate::error::{Error, Result};
-use crate::router::{ConversionSite, GPU_CONVERSION_MIN_ELEMENTS};
-use crate::router::{GpuCopy, Route, UploadRoute, COMPUTE_COPY_MIN_BYTES, STAGED_WRITE_MIN_BYTES};
+use crate::ledger::Route;
 
 /// What the adapter offers, as far as transfers care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,6 +26,11 @@ pub(crate) fn now_us() -> f64 {
     }
 }
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+
 /// Run `f` at the end of the current task (a macrotask, not a microtask: promises awaited within
 /// the task, a readback say, must not split its work into two submissions). The timer is set
 /// now, so it fires before any timer the caller sets after recording.
@@ -49,4 +54,40 @@ pub(crate) fn after_task(f: impl FnOnce() + 'static) {
         let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
         f();
     });
+}
+
+/// Where a map (or work-done) callback leaves its result for the task awaiting it; callbacks may
+/// run while the engine is locked, so they touch only this.
+#[derive(Default)]
+pub(crate) struct MapSlot {
+    result: Option<bool>,
+    waker: Option<Waker>,
+}
+
+/// Resolves with the slot's result once a callback has set it.
+pub(crate) struct MapWait(pub Arc<Mutex<MapSlot>>);
+
+impl MapSlot {
+    /// Record `ok` and wake the waiting task.
+    pub fn finish(slot: &Mutex<MapSlot>, ok: bool) {
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.result = Some(ok);
+        if let Some(waker) = slot.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+impl Future for MapWait {
+    type Output = bool;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match slot.result {
+            Some(ok) => Poll::Ready(ok),
+            None => {
+                slot.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
 }

@@ -12,157 +12,28 @@
 //! | `cross-device` | a buffer or tensor of another device | mapped read there, write here (2 copies, 2 crossings) |
 //! | `readback` | `to_host` | copy into a pooled `MAP_READ` staging buffer, one copy out of the mapped range (1 copy, 1 crossing) |
 
+use crate::context::{Shared, State};
 use crate::dtype::{DType, HostData};
-#[cfg(not(target_arch = "wasm32"))]
-use crate::engine::byte_len;
-use crate::engine::{Engine, Shared, State};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::platform::MapSlot;
 use crate::pool::{BufferKind, Lease, WriteOrder};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::shape::byte_len;
 use crate::shape::Shape;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::tensor::Storage;
 use crate::tensor::Tensor;
-use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+#[cfg(not(target_arch = "wasm32"))]
+use std::sync::Mutex;
 
-/// A way tensor data reaches (or leaves) the engine's GPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Route {
-    /// Already there: nothing happens.
-    Identity,
-    /// Host data written with one queue write.
-    HostWrite,
-    /// Host data written into a mapped storage buffer (unified memory, no staging copy).
-    MappedWrite,
-    /// Host data written into staging, then copied on the GPU: a pooled, already-mapped upload
-    /// buffer (large uploads on discrete GPUs, native), or the write-staging arena when the only
-    /// fitting idle buffer is still read by pending work (the write is ordered after it).
-    StagedWrite,
-    /// A buffer of this device copied on the GPU.
-    SameDeviceCopy,
-    /// A buffer of this device taken over as the tensor's storage.
-    Adopt,
-    /// Data from another device, through the host.
-    CrossDevice,
-    /// GPU to host.
-    Readback,
-}
-
-impl Route {
-    /// The name used in the ledger and the JS API (`"host-write"`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            Route::Identity => "identity",
-            Route::HostWrite => "host-write",
-            Route::MappedWrite => "mapped-write",
-            Route::StagedWrite => "staged-write",
-            Route::SameDeviceCopy => "same-device-copy",
-            Route::Adopt => "adopt",
-            Route::CrossDevice => "cross-device",
-            Route::Readback => "readback",
-        }
-    }
-}
-
-/// How host data is uploaded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum UploadRoute {
-    /// Mapped writes where the adapter has unified memory and `MAPPABLE_PRIMARY_BUFFERS`
-    /// (Apple Silicon, integrated GPUs, CPU devices); natively elsewhere, staged writes from
-    /// [`STAGED_WRITE_MIN_BYTES`] up and queue writes below; on the web, queue writes.
-    #[default]
-    Auto,
-    /// Always one queue write (`writeBuffer`).
-    QueueWrite,
-    /// Mapped writes; `InvalidArgument` at engine creation if the adapter cannot map storage.
-    Mapped,
-    /// Staged writes through pooled, kept-mapped upload buffers (native only; on the web this is
-    /// `QueueWrite`).
-    Staged,
-}
-
-/// Uploads from this size up take the staged-write route under [`UploadRoute::Auto`] on
-/// adapters without unified memory: `queue.write_buffer` allocates a fresh staging buffer per
-/// call, which costs more than a reused mapped one for large uploads. Measured on an H100
-/// (bench/RESULTS.md): staged / write_buffer = 0.85 at 1 MiB, 1.0 at 16 and 64 MiB, 2.1 at
-/// 256 MiB, 2.7 at 1 GiB.
-pub const STAGED_WRITE_MIN_BYTES: u64 = 64 << 20;
-
-/// How GPU-to-GPU copies of tensor data run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum GpuCopy {
-    /// A vec4 compute-shader copy on GPUs (discrete, integrated, virtual) from
-    /// [`COMPUTE_COPY_MIN_BYTES`] up, where it beats `copyBufferToBuffer`; `copyBufferToBuffer`
-    /// otherwise.
-    #[default]
-    Auto,
-    /// Always `copyBufferToBuffer`.
-    Command,
-    /// The compute copy wherever both buffers allow it (storage usage, 16-byte multiple).
-    Compute,
-}
-
-/// Copies from this size up use the compute copy under [`GpuCopy::Auto`] on GPUs. Measured on
-/// an H100 (bench/RESULTS.md), compute / copy command = 0.48 at 1 MiB, 1.2 at 16 MiB, 3.0 at
-/// 64 MiB, 3.1 at 1 GiB.
-pub const COMPUTE_COPY_MIN_BYTES: u64 = 8 << 20;
-
-/// One transfer, as the ledger keeps it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Transfer {
-    /// The route that ran.
-    pub route: Route,
-    /// The direct route that was tried first and failed, if this is a fallback.
-    pub fallback_from: Option<Route>,
-    /// Why the direct route failed.
-    pub reason: Option<String>,
-    /// The input's element type (`"float32"`, `"int64"`, `"number"`, …).
-    pub dtype_in: String,
-    /// The resulting dtype.
-    pub dtype_out: DType,
-    /// Bytes of tensor data moved (0 for identity and adopt).
-    pub bytes: u64,
-    /// Wall time of the call, in microseconds.
-    pub wall_us: f64,
-    /// Position in the engine's sequence of transfers (set by the ledger; counts from 1).
-    pub seq: u64,
-}
-
-/// The last transfers, oldest first.
-pub(crate) struct Ledger {
-    entries: VecDeque<Transfer>,
-    capacity: usize,
-    next_seq: u64,
-}
-
-impl Ledger {
-    pub fn new(capacity: usize) -> Ledger {
-        Ledger {
-            entries: VecDeque::with_capacity(capacity.min(1024)),
-            capacity,
-            next_seq: 1,
-        }
-    }
-
-    pub fn push(&mut self, mut transfer: Transfer) {
-        transfer.seq = self.next_seq;
-        self.next_seq += 1;
-        if self.capacity == 0 {
-            return;
-        }
-        if self.entries.len() == self.capacity {
-            self.entries.pop_front();
-        }
-        self.entries.push_back(transfer);
-    }
-
-    pub fn entries(&self) -> Vec<Transfer> {
-        self.entries.iter().cloned().collect()
-    }
-}
+pub use crate::config::{
+    ConversionSite, GpuCopy, UploadRoute, COMPUTE_COPY_MIN_BYTES, GPU_CONVERSION_MIN_ELEMENTS,
+    STAGED_WRITE_MIN_BYTES,
+};
+pub use crate::ledger::{Route, Transfer};
 
 pub(crate) use crate::platform::now_us;
 
@@ -201,26 +72,6 @@ pub(crate) fn settings(shared: &Shared) -> crate::plan::Settings {
         gpu_copy: shared.config.gpu_copy,
     }
 }
-
-/// Where a dtype conversion of uploaded data runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ConversionSite {
-    /// On the GPU for uploads from [`GPU_CONVERSION_MIN_ELEMENTS`] elements up on GPUs (the
-    /// upload moves the source bytes, the cast is nearly free there); on the host otherwise.
-    /// Both give the same bits.
-    #[default]
-    Auto,
-    /// Always on the host (the `half` crate), uploading the converted bytes.
-    Host,
-    /// Always on the GPU: upload the data as it is, then one cast.
-    Gpu,
-}
-
-/// Uploads with a conversion from this many elements up convert on the GPU under
-/// [`ConversionSite::Auto`] on GPU adapters. Measured f32 → f16 uploads (bench/RESULTS.md): on
-/// an H100 the GPU route took 0.54 ms against the host's 6.7 ms at 1M elements (30 ms against
-/// 564 ms at 64M); on lavapipe, a CPU device, the host route took half the GPU route's time.
-pub const GPU_CONVERSION_MIN_ELEMENTS: u64 = 1 << 16;
 
 fn converts_on_gpu(shared: &Shared, elements: u64) -> bool {
     crate::plan::converts_on_gpu(adapter(shared), settings(shared), elements)
@@ -318,19 +169,6 @@ fn words(bytes: &[u8]) -> (&[u8], Option<[u8; 4]>) {
     (whole, tail)
 }
 
-/// The first `len` bytes of a mapped range, or `what` failed.
-fn prefix(view: &[u8], len: u64) -> Result<&[u8]> {
-    usize::try_from(len)
-        .ok()
-        .and_then(|len| view.get(..len))
-        .ok_or_else(|| Error::DeviceLost {
-            reason: format!(
-                "a mapped range of {} bytes is shorter than the {len} bytes asked for",
-                view.len()
-            ),
-        })
-}
-
 impl Engine {
     /// Bring host data onto the GPU: the seed's `to_mlx` for typed data. `dtype` defaults to the
     /// data's own (`int32` for `int64`, the engine's precision for untyped numbers); a different
@@ -411,7 +249,12 @@ impl Engine {
         let lease = shared.acquire(&mut state, len, BufferKind::Storage)?;
         record_gpu_copy(shared, &mut state, None, &source, &lease.buffer, len);
         state.charge_copy(len);
-        state.record(transfer(Route::SameDeviceCopy, tensor.dtype(), len, start));
+        state.record(Transfer::since(
+            Route::SameDeviceCopy,
+            tensor.dtype(),
+            len,
+            start,
+        ));
         drop(state);
         Ok(Tensor::from_lease(
             Arc::clone(shared),
@@ -501,12 +344,12 @@ impl Engine {
             );
             shared
                 .lock()
-                .record(transfer(Route::Adopt, dtype, 0, start));
+                .record(Transfer::since(Route::Adopt, dtype, 0, start));
             return Ok(tensor);
         }
         if let crate::plan::BufferInput::ReadThroughHost { reason } = plan {
             // Host route, once: map the caller's buffer, read it, write ours.
-            crate::gpu::block_on(map(
+            crate::gpu::block_on(crate::gpu::map(
                 &shared.gpu,
                 buffer,
                 wgpu::MapMode::Read,
@@ -515,7 +358,7 @@ impl Engine {
             let bytes = buffer
                 .get_mapped_range(0..len.next_multiple_of(4))
                 .map_err(|e| Error::invalid_argument("buffer", e.to_string()))
-                .and_then(|v| prefix(&v, len).map(<[u8]>::to_vec));
+                .and_then(|v| crate::gpu::prefix(&v, len).map(<[u8]>::to_vec));
             buffer.unmap();
             let bytes = bytes?;
             let mut state = shared.lock();
@@ -524,7 +367,7 @@ impl Engine {
             state.record(Transfer {
                 fallback_from: Some(Route::SameDeviceCopy),
                 reason: Some(reason),
-                ..transfer(route, dtype, len, start)
+                ..Transfer::since(route, dtype, len, start)
             });
             return Ok(tensor);
         }
@@ -557,7 +400,7 @@ impl Engine {
         }
         state.charge_submit();
         state.charge_copy(len);
-        state.record(transfer(Route::SameDeviceCopy, dtype, len, start));
+        state.record(Transfer::since(Route::SameDeviceCopy, dtype, len, start));
         drop(state);
         Ok(Tensor::from_lease(Arc::clone(shared), shape, dtype, lease))
     }
@@ -595,10 +438,7 @@ impl Engine {
         let slot: Arc<Mutex<MapSlot>> = Arc::default();
         let in_callback = Arc::clone(&slot);
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            in_callback
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .result = Some(r.is_ok());
+            MapSlot::finish(&in_callback, r.is_ok())
         });
         source_device
             .poll(wgpu::PollType::wait_indefinitely())
@@ -610,7 +450,7 @@ impl Engine {
             .map_err(|e| Error::DeviceLost {
                 reason: format!("the source device could not map its staging buffer: {e}"),
             })
-            .and_then(|v| prefix(&v, len).map(<[u8]>::to_vec))?;
+            .and_then(|v| crate::gpu::prefix(&v, len).map(<[u8]>::to_vec))?;
         staging.destroy();
         let tensor = self.cross_device_write(&bytes, shape, dtype, start)?;
         let mut state = self.shared.lock();
@@ -630,25 +470,11 @@ impl Engine {
         let mut state = shared.lock();
         let len = bytes.len() as u64;
         let (tensor, _) = upload_bytes(shared, &mut state, shape, dtype, bytes)?;
-        state.record(transfer(Route::CrossDevice, dtype, len, start));
+        state.record(Transfer::since(Route::CrossDevice, dtype, len, start));
         Ok(tensor)
     }
 }
 
-fn transfer(route: Route, dtype: DType, bytes: u64, start: f64) -> Transfer {
-    Transfer {
-        route,
-        fallback_from: None,
-        reason: None,
-        dtype_in: dtype.name().to_owned(),
-        dtype_out: dtype,
-        bytes,
-        wall_us: now_us() - start,
-        seq: 0,
-    }
-}
-
-/// Check a caller's buffer against what a tensor of `len` bytes needs.
 /// Put `bytes` into a new tensor by the engine's upload route. Counts 1 copy and 1 crossing.
 pub(crate) fn upload_bytes(
     shared: &Arc<Shared>,
@@ -825,7 +651,12 @@ fn mapped_write(shared: &Shared, state: &mut State, lease: &Lease, bytes: &[u8])
     if lease.reused {
         state.before_host_access(&lease.buffer);
         #[cfg(not(target_arch = "wasm32"))]
-        crate::gpu::block_on(map(&shared.gpu, &lease.buffer, wgpu::MapMode::Write, len))?;
+        crate::gpu::block_on(crate::gpu::map(
+            &shared.gpu,
+            &lease.buffer,
+            wgpu::MapMode::Write,
+            len,
+        ))?;
         #[cfg(target_arch = "wasm32")]
         {
             let _ = shared;
@@ -848,171 +679,4 @@ fn mapped_write(shared: &Shared, state: &mut State, lease: &Lease, bytes: &[u8])
     // A new buffer is mapped in full; what lies past this tensor stays as created (zeros).
     lease.buffer.unmap();
     Ok(())
-}
-
-/// Readback: copy the tensor into a pooled `MAP_READ` staging buffer (submitted together with
-/// any pending work), map it, and copy the mapped range out once. The staging buffer returns to
-/// the pool only after its map completed and it was unmapped, so it is never reused mid-map.
-pub(crate) async fn read_back(tensor: &Tensor) -> Result<Vec<u8>> {
-    read_back_with(tensor, |mapped| Ok(mapped.to_vec())).await
-}
-
-/// Readback into a `Vec<T>`: one copy out of the mapped range, straight into the result.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) async fn read_back_as<T: bytemuck::Pod>(tensor: &Tensor) -> Result<Vec<T>> {
-    read_back_with(tensor, |mapped| {
-        let mut out = vec![T::zeroed(); mapped.len() / std::mem::size_of::<T>()];
-        bytemuck::cast_slice_mut(&mut out).copy_from_slice(mapped);
-        Ok(out)
-    })
-    .await
-}
-
-/// Readback with `take` copying the tensor's bytes out of the mapped staging range, once.
-pub(crate) async fn read_back_with<R>(
-    tensor: &Tensor,
-    take: impl FnOnce(&[u8]) -> Result<R>,
-) -> Result<R> {
-    read_back_mapped(tensor, |buffer, len| {
-        let view = buffer
-            .get_mapped_range(0..len.next_multiple_of(4))
-            .map_err(|e| Error::DeviceLost {
-                reason: format!("mapped range unavailable: {e}"),
-            })?;
-        take(prefix(&view, len)?)
-    })
-    .await
-}
-
-/// Readback with `take` reading the mapped staging buffer (`buffer`, tensor length `len`);
-/// the buffer is unmapped and returned to the pool afterwards.
-pub(crate) async fn read_back_mapped<R>(
-    tensor: &Tensor,
-    take: impl FnOnce(&wgpu::Buffer, u64) -> Result<R>,
-) -> Result<R> {
-    let start = now_us();
-    let shared = Arc::clone(tensor.shared());
-    let gpu = &shared.gpu;
-    gpu.check_alive()?;
-    let len = tensor.byte_len();
-    let copy_len = len.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
-    let staging = {
-        let mut state = shared.lock();
-        #[cfg(target_arch = "wasm32")]
-        let foreign = tensor.foreign_buffer()?;
-        #[cfg(not(target_arch = "wasm32"))]
-        let foreign: Option<()> = None;
-        let source = if foreign.is_none() {
-            Some(tensor.raw_buffer()?)
-        } else {
-            None
-        };
-        let staging = shared.acquire(&mut state, copy_len, BufferKind::Readback)?;
-        if let Some(source) = source {
-            state
-                .encoder()
-                .copy_buffer_to_buffer(&source, 0, &staging.buffer, 0, copy_len);
-            state.flush();
-        } else {
-            // An adopted foreign GPUBuffer: wgpu cannot name it, so a raw copy, after pending work.
-            state.flush();
-            #[cfg(target_arch = "wasm32")]
-            if let Some(raw) = &foreign {
-                use crate::web::raw;
-                raw::copy_now(
-                    &raw::of_device(&gpu.device),
-                    raw,
-                    &raw::of_buffer(&staging.buffer),
-                    copy_len,
-                );
-                state.charge_submit();
-            }
-        }
-        state.charge_transfer(len);
-        staging
-    };
-    let result = match map(gpu, &staging.buffer, wgpu::MapMode::Read, copy_len).await {
-        Ok(()) => {
-            let taken = take(&staging.buffer, len);
-            staging.buffer.unmap();
-            taken
-        }
-        Err(e) => Err(e),
-    };
-    let mut state = shared.lock();
-    match result {
-        Ok(out) => {
-            state.release(staging);
-            state.record(transfer(Route::Readback, tensor.dtype(), len, start));
-            Ok(out)
-        }
-        Err(e) => {
-            state.pool.discard(&staging);
-            Err(e)
-        }
-    }
-}
-
-/// Map `buffer` and wait for it: natively by polling the device, on the web by awaiting the
-/// browser's `mapAsync`. A lost device gives `DeviceLost` instead of hanging.
-pub(crate) async fn map(
-    gpu: &crate::gpu::Gpu,
-    buffer: &wgpu::Buffer,
-    mode: wgpu::MapMode,
-    len: u64,
-) -> Result<()> {
-    let slot: Arc<Mutex<MapSlot>> = Arc::default();
-    let in_callback = Arc::clone(&slot);
-    buffer.map_async(mode, 0..len, move |result| {
-        MapSlot::finish(&in_callback, result.is_ok())
-    });
-    #[cfg(not(target_arch = "wasm32"))]
-    gpu.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| Error::DeviceLost {
-            reason: format!("waiting for the GPU failed: {e}"),
-        })?;
-    let ok = MapWait(slot).await;
-    if ok {
-        Ok(())
-    } else {
-        gpu.check_alive()?;
-        Err(Error::DeviceLost {
-            reason: "the buffer could not be mapped".into(),
-        })
-    }
-}
-
-#[derive(Default)]
-pub(crate) struct MapSlot {
-    result: Option<bool>,
-    waker: Option<Waker>,
-}
-
-/// Resolves with the slot's result once a callback has set it.
-pub(crate) struct MapWait(pub Arc<Mutex<MapSlot>>);
-
-impl MapSlot {
-    /// Record `ok` and wake the waiting task.
-    pub fn finish(slot: &Mutex<MapSlot>, ok: bool) {
-        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        slot.result = Some(ok);
-        if let Some(waker) = slot.waker.take() {
-            waker.wake();
-        }
-    }
-}
-
-impl Future for MapWait {
-    type Output = bool;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
-        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match slot.result {
-            Some(ok) => Poll::Ready(ok),
-            None => {
-                slot.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }
 }

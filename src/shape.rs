@@ -1,5 +1,6 @@
 //! Tensor shapes with checked element counts.
 
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use std::fmt;
 
@@ -75,6 +76,14 @@ impl Shape {
 }
 
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Bytes a tensor of `shape` and `dtype` occupies (packed; 16-bit types take 2 bytes each).
+pub(crate) fn byte_len(shape: &Shape, dtype: DType) -> Result<u64> {
+    shape
+        .elements()
+        .checked_mul(dtype.size_bytes())
+        .ok_or_else(|| Error::invalid_shape(format!("{shape} of {dtype} overflows a byte count")))
+}
 
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

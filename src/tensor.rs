@@ -1,9 +1,12 @@
 //! `Tensor`: a small handle over a pooled buffer lease, with shape and dtype.
 
+use crate::context::Shared;
 use crate::dtype::DType;
-use crate::engine::{byte_len, Shared};
 use crate::error::{Error, Result};
-use crate::pool::Lease;
+use crate::ledger::{Route, Transfer};
+use crate::platform::now_us;
+use crate::pool::{BufferKind, Lease};
+use crate::shape::byte_len;
 
 /// Where a tensor's bytes live.
 #[derive(Debug)]
@@ -130,7 +133,7 @@ impl Tensor {
 
     /// Read the tensor's bytes back (packed, little-endian as the GPU stores them).
     pub async fn to_host_bytes(&self) -> Result<Vec<u8>> {
-        crate::router::read_back(self).await
+        read_back(self).await
     }
 
     /// Read the tensor back as `T` (which must match the dtype's width: `f32`/`i32`/`u32` for
@@ -147,7 +150,7 @@ impl Tensor {
                 ),
             });
         }
-        crate::gpu::block_on(crate::router::read_back_as::<T>(self))
+        crate::gpu::block_on(read_back_as::<T>(self))
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -246,6 +249,109 @@ impl Drop for TensorInner {
         if let Some(Storage::Pooled(lease)) = storage {
             // The last handle is gone: the buffer goes back to the pool.
             self.shared.lock().release(lease);
+        }
+    }
+}
+
+/// Readback: copy the tensor into a pooled `MAP_READ` staging buffer (submitted together with
+/// any pending work), map it, and copy the mapped range out once. The staging buffer returns to
+/// the pool only after its map completed and it was unmapped, so it is never reused mid-map.
+pub(crate) async fn read_back(tensor: &Tensor) -> Result<Vec<u8>> {
+    read_back_with(tensor, |mapped| Ok(mapped.to_vec())).await
+}
+
+/// Readback into a `Vec<T>`: one copy out of the mapped range, straight into the result.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) async fn read_back_as<T: bytemuck::Pod>(tensor: &Tensor) -> Result<Vec<T>> {
+    read_back_with(tensor, |mapped| {
+        let mut out = vec![T::zeroed(); mapped.len() / std::mem::size_of::<T>()];
+        bytemuck::cast_slice_mut(&mut out).copy_from_slice(mapped);
+        Ok(out)
+    })
+    .await
+}
+
+/// Readback with `take` copying the tensor's bytes out of the mapped staging range, once.
+pub(crate) async fn read_back_with<R>(
+    tensor: &Tensor,
+    take: impl FnOnce(&[u8]) -> Result<R>,
+) -> Result<R> {
+    read_back_mapped(tensor, |buffer, len| {
+        let view = buffer
+            .get_mapped_range(0..len.next_multiple_of(4))
+            .map_err(|e| Error::DeviceLost {
+                reason: format!("mapped range unavailable: {e}"),
+            })?;
+        take(crate::gpu::prefix(&view, len)?)
+    })
+    .await
+}
+
+/// Readback with `take` reading the mapped staging buffer (`buffer`, tensor length `len`);
+/// the buffer is unmapped and returned to the pool afterwards.
+pub(crate) async fn read_back_mapped<R>(
+    tensor: &Tensor,
+    take: impl FnOnce(&wgpu::Buffer, u64) -> Result<R>,
+) -> Result<R> {
+    let start = now_us();
+    let shared = Arc::clone(tensor.shared());
+    let gpu = &shared.gpu;
+    gpu.check_alive()?;
+    let len = tensor.byte_len();
+    let copy_len = len.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+    let staging = {
+        let mut state = shared.lock();
+        #[cfg(target_arch = "wasm32")]
+        let foreign = tensor.foreign_buffer()?;
+        #[cfg(not(target_arch = "wasm32"))]
+        let foreign: Option<()> = None;
+        let source = if foreign.is_none() {
+            Some(tensor.raw_buffer()?)
+        } else {
+            None
+        };
+        let staging = shared.acquire(&mut state, copy_len, BufferKind::Readback)?;
+        if let Some(source) = source {
+            state
+                .encoder()
+                .copy_buffer_to_buffer(&source, 0, &staging.buffer, 0, copy_len);
+            state.flush();
+        } else {
+            // An adopted foreign GPUBuffer: wgpu cannot name it, so a raw copy, after pending work.
+            state.flush();
+            #[cfg(target_arch = "wasm32")]
+            if let Some(raw) = &foreign {
+                use crate::web::raw;
+                raw::copy_now(
+                    &raw::of_device(&gpu.device),
+                    raw,
+                    &raw::of_buffer(&staging.buffer),
+                    copy_len,
+                );
+                state.charge_submit();
+            }
+        }
+        state.charge_transfer(len);
+        staging
+    };
+    let result = match crate::gpu::map(gpu, &staging.buffer, wgpu::MapMode::Read, copy_len).await {
+        Ok(()) => {
+            let taken = take(&staging.buffer, len);
+            staging.buffer.unmap();
+            taken
+        }
+        Err(e) => Err(e),
+    };
+    let mut state = shared.lock();
+    match result {
+        Ok(out) => {
+            state.release(staging);
+            state.record(Transfer::since(Route::Readback, tensor.dtype(), len, start));
+            Ok(out)
+        }
+        Err(e) => {
+            state.pool.discard(&staging);
+            Err(e)
         }
     }
 }

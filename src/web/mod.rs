@@ -529,7 +529,7 @@ impl WasmTensor {
         wasm_bindgen_futures::future_to_promise(async move {
             let dtype = tensor.dtype();
             // One copy: from the mapped staging range straight into the result's own memory.
-            crate::router::read_back_mapped(&tensor, |buffer, len| {
+            crate::tensor::read_back_mapped(&tensor, |buffer, len| {
                 let mapped = raw::of_buffer(buffer)
                     .get_mapped_range(0.0, len.next_multiple_of(4) as f64)
                     .map_err(|e| Error::DeviceLost {

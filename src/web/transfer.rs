@@ -6,10 +6,10 @@
 use super::raw::{self, RawBuffer, RawDevice};
 use super::{dtype_name, shape_arg, to_js_error, JsResult, WasmEngine, WasmTensor};
 use crate::dtype::{DType, HostData};
-use crate::engine::byte_len;
 use crate::error::{Error, Result};
 use crate::plan::BufferInput;
 use crate::router::{self, now_us, Route, Transfer};
+use crate::shape::byte_len;
 use crate::shape::Shape;
 use crate::tensor::{Storage, Tensor};
 use js_sys::{Array, Reflect, Uint8Array};
