@@ -207,27 +207,8 @@ const NO_ADAPTER_HELP: &str = "Natively, install a Vulkan, Metal or D3D12 driver
 in a browser, use one with WebGPU enabled (Chrome/Edge 113+, Safari 18+, Firefox 141+, or \
 Chromium with --enable-unsafe-webgpu)";
 
-/// Drive a future to completion on this thread. Native wgpu resolves adapter, device and error
-/// scope futures without an event loop, so a parking waker is all the blocking API needs.
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::task::{Context, Poll, Wake, Waker};
-    struct ThreadWaker(std::thread::Thread);
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        match future.as_mut().poll(&mut cx) {
-            Poll::Ready(out) => return out,
-            Poll::Pending => std::thread::park(),
-        }
-    }
-}
+pub(crate) use crate::platform::block_on;
 
 /// Map `buffer` and wait for it: natively by polling the device, on the web by awaiting the
 /// browser's `mapAsync`. A lost device gives `DeviceLost` instead of hanging.

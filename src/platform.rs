@@ -1,6 +1,7 @@
-//! What differs between the web and native builds, behind one interface: the clock and the
-//! end-of-task submission. (Map waits and out-of-memory scopes still live with their callers in
-//! `router.rs` and `pool/mod.rs`.)
+//! What differs between the web and native builds, behind one interface: the clock, the
+//! end-of-task timer, the future that waits for map and work-done callbacks, and out-of-memory
+//! scopes. (Some branches remain elsewhere: the web's raw `GPUBuffer` routes, native upload
+//! staging and device polling.)
 
 /// Monotonic time in microseconds (performance.now on the web).
 pub(crate) fn now_us() -> f64 {
@@ -30,6 +31,38 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
+
+/// Run `create` (a GPU allocation) inside an out-of-memory error scope. Natively the scope
+/// resolves at once, so a refused allocation is `Err((what was created, the reason))` here. On
+/// the web it resolves after this call returned: the result is `Ok`, and `refused` is set later
+/// if the device refused it (the tensor on it then reports `OutOfMemory`).
+pub(crate) fn out_of_memory_scope<T>(
+    device: &wgpu::Device,
+    refused: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    create: impl FnOnce() -> T,
+) -> Result<T, (T, String)> {
+    let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let made = create();
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = refused;
+        match block_on(scope.pop()) {
+            Some(error) => Err((made, error.to_string())),
+            None => Ok(made),
+        }
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let flag = std::sync::Arc::clone(refused);
+        let pop = scope.pop();
+        wasm_bindgen_futures::spawn_local(async move {
+            if pop.await.is_some() {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        Ok(made)
+    }
+}
 
 /// Run `f` at the end of the current task (a macrotask, not a microtask: promises awaited within
 /// the task, a readback say, must not split its work into two submissions). The timer is set
@@ -88,6 +121,28 @@ impl Future for MapWait {
                 slot.waker = Some(cx.waker().clone());
                 Poll::Pending
             }
+        }
+    }
+}
+
+/// Drive a future to completion on this thread. Native wgpu resolves adapter, device and error
+/// scope futures without an event loop, so a parking waker is all the blocking API needs.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct ThreadWaker(std::thread::Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(out) => return out,
+            Poll::Pending => std::thread::park(),
         }
     }
 }

@@ -287,28 +287,11 @@ fn create_buffer(
         mapped_at_creation: matches!(kind, BufferKind::MappableStorage | BufferKind::Upload),
     };
     let refused = Arc::new(AtomicBool::new(false));
-    let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-    let buffer = device.create_buffer(&desc);
-    // Natively the error scope resolves at once, so allocation failures become values here.
-    #[cfg(not(target_arch = "wasm32"))]
-    if let Some(error) = crate::gpu::block_on(scope.pop()) {
+    let buffer =
+        crate::platform::out_of_memory_scope(device, &refused, || device.create_buffer(&desc));
+    let buffer = buffer.map_err(|(buffer, reason)| {
         buffer.destroy();
-        return Err(Error::OutOfMemory {
-            bytes,
-            reason: error.to_string(),
-        });
-    }
-    // On the web it resolves after this call returned: the buffer is marked refused, and the
-    // tensor on it reports `OutOfMemory` from then on.
-    #[cfg(target_arch = "wasm32")]
-    {
-        let flag = Arc::clone(&refused);
-        let pop = scope.pop();
-        wasm_bindgen_futures::spawn_local(async move {
-            if pop.await.is_some() {
-                flag.store(true, Ordering::Relaxed);
-            }
-        });
-    }
+        Error::OutOfMemory { bytes, reason }
+    })?;
     Ok((buffer, refused))
 }
