@@ -71,6 +71,10 @@ export interface Stats {
   conversions: number;
   submits: number;
   dispatches: number;
+  /** Bind groups created (a chain of ops over repeating buffers reuses cached ones). */
+  bindGroups: number;
+  /** Queue writes of ops' params: one per submission that recorded ops, not one per op. */
+  paramWrites: number;
   /** Tensors the garbage collector found undisposed (their buffers went back to the pool). */
   leakedTensors: number;
 }

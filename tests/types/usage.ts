@@ -14,6 +14,7 @@ async function main(): Promise<number> {
   const kept = engine.tidy(() => engine.mul(a, 2));
   const report = await engine.profile(async () => (await kept.toHost())[0]);
   const stats: Stats = engine.stats();
+  const perSubmission: number = stats.paramWrites + stats.bindGroups;
   const ledger: Transfer[] = engine.ledger();
   const buffer: GPUBuffer = h.gpuBuffer;
   const device: GPUDevice = engine.gpuDevice;
