@@ -66,7 +66,6 @@ const abDetached = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detac
 const sabByteLength = typeof SharedArrayBuffer === 'function'
   ? intrinsicGetter(SharedArrayBuffer.prototype, 'byteLength') : undefined;
 const isArray = Array.isArray;
-const hasOwn = Object.hasOwn ?? ((o, k) => Object.prototype.hasOwnProperty.call(o, k));
 const getOwnDescriptor = Object.getOwnPropertyDescriptor;
 const ownKeys = Reflect.ownKeys;
 const isView = ArrayBuffer.isView;
@@ -141,21 +140,19 @@ function hostInput(input) {
     return { data: new Uint8Array(input, 0, bytes), tag: 'ArrayBuffer' };
   }
   if (isArray(input)) {
-    let values;
-    try {
+    // One closure for the whole copy: no closure or string per element on this path.
+    const values = guarded('the data array', () => {
       const length = input.length;
-      values = new Float64Array(length);
+      const copy = new Float64Array(length);
       for (let i = 0; i < length; i++) {
         const v = input[i];
         if (typeof v !== 'number') {
           throw inputError('InvalidArgument', `invalid argument \`data\`: element ${i} is ${describe(v)}, not a number`);
         }
-        values[i] = v;
+        copy[i] = v;
       }
-    } catch (e) {
-      if (isTmathError(e)) throw e;
-      throw inputError('InvalidArgument', `reading the data array threw: ${safeMessage(e)}`, e);
-    }
+      return copy;
+    });
     return { data: values, tag: 'Array' };
   }
   return undefined;
@@ -168,23 +165,19 @@ function cleanShape(shape) {
     if (typeof shape !== 'object' && typeof shape !== 'function') return shape; // wasm reports InvalidShape
     throw inputError('InvalidShape', `invalid shape: expected an array of dimensions like [2, 3], got ${describe(shape)}`);
   }
-  // The hot path (every pool.get and toDevice): no closure or string per dimension.
-  let dims;
-  try {
+  // The hot path (every pool.get and toDevice): one closure per call, none per dimension.
+  return guarded('the shape', () => {
     const length = shape.length;
     if (typeof length !== 'number' || length > 64) {
       throw inputError('InvalidShape', `invalid shape: at most 64 dimensions, got ${length}`);
     }
-    dims = new Array(length);
+    const dims = new Array(length);
     for (let i = 0; i < length; i++) {
       const d = shape[i];
       dims[i] = typeof d === 'number' ? d : NaN;
     }
-  } catch (e) {
-    if (isTmathError(e)) throw e;
-    throw inputError('InvalidArgument', `reading the shape threw: ${safeMessage(e)}`, e);
-  }
-  return dims;
+    return dims;
+  });
 }
 
 /**

@@ -46,26 +46,20 @@ impl Engine {
             Ledger::new(config.ledger_capacity),
         );
         #[allow(clippy::arc_with_non_send_sync)] // wgpu's web types are not Send; one thread there.
-        let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
-            #[cfg_attr(not(target_arch = "wasm32"), allow(unused_mut))]
-            let mut state = state;
-            #[cfg(target_arch = "wasm32")]
-            {
-                // Work recorded in a task is submitted at the end of that task.
+        let shared = Arc::new(Shared::new(gpu, config, state));
+        #[cfg(target_arch = "wasm32")]
+        {
+            // Work recorded in a task is submitted at the end of that task.
+            let weak = Arc::downgrade(&shared);
+            shared.lock().set_on_first_record(Box::new(move || {
                 let weak = weak.clone();
-                state.set_on_first_record(Box::new(move || {
-                    let weak = weak.clone();
-                    crate::platform::after_task(move || {
-                        if let Some(shared) = weak.upgrade() {
-                            shared.lock().end_of_task();
-                        }
-                    });
-                }));
-            }
-            #[cfg(not(target_arch = "wasm32"))]
-            let _ = weak;
-            Shared::new(gpu, config, state)
-        });
+                crate::platform::after_task(move || {
+                    if let Some(shared) = weak.upgrade() {
+                        shared.lock().end_of_task();
+                    }
+                });
+            }));
+        }
         Ok(Engine { shared })
     }
 

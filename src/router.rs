@@ -496,26 +496,12 @@ pub(crate) fn upload_bytes(
             if state.is_pending(&lease.buffer) {
                 // Mapping would wait for pending work (a submission per upload): order the write
                 // into the stream through staging instead.
-                let staged = host_write(state, lease.buffer.clone(), len, |buffer, at| {
-                    queue_write(&shared.gpu.queue, buffer, at, bytes);
-                    Ok(())
-                });
-                let staged = match staged {
-                    Ok(staged) => staged,
-                    Err(e) => {
-                        state.release(lease);
-                        return Err(e);
-                    }
-                };
-                let tensor = Tensor::from_lease(Arc::clone(shared), shape, dtype, lease);
-                return Ok((
-                    tensor,
-                    if staged {
-                        Route::StagedWrite
-                    } else {
-                        Route::HostWrite
-                    },
-                ));
+                let (tensor, staged) =
+                    host_write_tensor(shared, state, lease, shape, dtype, len, |buffer, at| {
+                        queue_write(&shared.gpu.queue, buffer, at, bytes);
+                        Ok(())
+                    })?;
+                return Ok((tensor, host_route(staged)));
             }
             if let Err(e) = mapped_write(shared, state, &lease, bytes) {
                 state.pool.discard(&lease);
@@ -530,12 +516,7 @@ pub(crate) fn upload_bytes(
                 queue_write(&shared.gpu.queue, buffer, at, bytes);
                 Ok(())
             })?;
-            let route = if staged {
-                Route::StagedWrite
-            } else {
-                Route::HostWrite
-            };
-            return Ok((tensor, route));
+            return Ok((tensor, host_route(staged)));
         }
     };
     count_upload(state, len);
@@ -608,17 +589,39 @@ pub(crate) fn upload_with(
     write: impl FnOnce(&wgpu::Buffer, u64) -> Result<()>,
 ) -> Result<(Tensor, bool)> {
     let lease = shared.acquire_for(state, len, BufferKind::Storage, WriteOrder::AheadOfStream)?;
-    let staged = match host_write(state, lease.buffer.clone(), len, write) {
-        Ok(staged) => staged,
+    host_write_tensor(shared, state, lease, shape, dtype, len, write)
+}
+
+/// [`host_write`] into `lease`, which becomes a tensor of `shape` and `dtype`; on failure the
+/// lease goes back to the pool.
+fn host_write_tensor(
+    shared: &Arc<Shared>,
+    state: &mut State,
+    lease: Lease,
+    shape: Shape,
+    dtype: DType,
+    len: u64,
+    write: impl FnOnce(&wgpu::Buffer, u64) -> Result<()>,
+) -> Result<(Tensor, bool)> {
+    match host_write(state, &lease.buffer, len, write) {
+        Ok(staged) => Ok((
+            Tensor::from_lease(Arc::clone(shared), shape, dtype, lease),
+            staged,
+        )),
         Err(e) => {
             state.release(lease);
-            return Err(e);
+            Err(e)
         }
-    };
-    Ok((
-        Tensor::from_lease(Arc::clone(shared), shape, dtype, lease),
-        staged,
-    ))
+    }
+}
+
+/// The route a host write took: through the staging arena or straight in.
+pub(crate) fn host_route(staged: bool) -> Route {
+    if staged {
+        Route::StagedWrite
+    } else {
+        Route::HostWrite
+    }
 }
 
 /// Write `len` bytes of host data into `target` with `write(buffer, offset)`: directly, or,
@@ -626,12 +629,12 @@ pub(crate) fn upload_with(
 /// `true`). Counts 1 copy and 1 crossing, plus the staging copy.
 fn host_write(
     state: &mut State,
-    target: wgpu::Buffer,
+    target: &wgpu::Buffer,
     len: u64,
     write: impl FnOnce(&wgpu::Buffer, u64) -> Result<()>,
 ) -> Result<bool> {
     // Ordered after pending work that uses `target`, or direct (crate::plan::host_write).
-    let staged = state.write_ordered(&target, len, write)?;
+    let staged = state.write_ordered(target, len, write)?;
     state.writes_pending = cfg!(not(target_arch = "wasm32"));
     count_upload(state, len);
     if staged {

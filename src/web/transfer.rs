@@ -41,7 +41,6 @@ enum HostInput {
 /// arrive as a `Float64Array` tagged `Array`, `ArrayBuffer`s as a `Uint8Array` tagged
 /// `ArrayBuffer`, `Float16Array`s as a `Uint16Array` view of their bits.
 fn host_input(data: &JsValue, tag: &str, dtype: Option<DType>) -> Result<HostInput> {
-    let name = tag;
     let direct = |view: JsValue, own: DType, elements: u64, type_name| match dtype {
         None => Ok(HostInput::Direct {
             view,
@@ -57,7 +56,7 @@ fn host_input(data: &JsValue, tag: &str, dtype: Option<DType>) -> Result<HostInp
         }),
         Some(_) => Err(()),
     };
-    let converted = match name {
+    let converted = match tag {
         "Float32Array" => {
             let a: &js_sys::Float32Array = data.unchecked_ref();
             direct(data.clone(), DType::F32, a.length() as u64, "float32")
@@ -91,7 +90,7 @@ fn host_input(data: &JsValue, tag: &str, dtype: Option<DType>) -> Result<HostInp
         "ArrayBuffer" | "SharedArrayBuffer" | "Uint8Array" => {
             let view = data.unchecked_ref::<Uint8Array>().clone();
             let dtype = dtype.ok_or_else(|| {
-                Error::invalid_argument("dtype", format!("raw bytes ({name}) need {{ dtype }}: one of {}", crate::dtype::ACCEPTED_NAMES))
+                Error::invalid_argument("dtype", format!("raw bytes ({tag}) need {{ dtype }}: one of {}", crate::dtype::ACCEPTED_NAMES))
             })?;
             let bytes = view.length() as u64;
             if !bytes.is_multiple_of(dtype.size_bytes()) {
@@ -201,7 +200,7 @@ fn check_foreign(
     shape: &Shape,
     dtype: DType,
     adopt: bool,
-) -> Result<(u64, crate::plan::BufferInput)> {
+) -> Result<(u64, BufferInput)> {
     let len = byte_len(shape, dtype)?;
     if raw.map_state() != "unmapped" {
         return Err(Error::invalid_argument(
@@ -383,11 +382,7 @@ impl WasmEngine {
                         write_view(&queue, buffer, at, &view, len)
                     })?;
                 state.record(Transfer {
-                    route: if staged {
-                        Route::StagedWrite
-                    } else {
-                        Route::HostWrite
-                    },
+                    route: router::host_route(staged),
                     fallback_from: None,
                     reason: None,
                     dtype_in: type_name.into(),
