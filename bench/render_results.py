@@ -249,18 +249,20 @@ for where, pat in envs:
         continue
     cb, ca = b[0]["churn500"], a[0]["churn500"]
     out.append(f"| 500 tensors (4 KiB–1 MiB) uploaded, added, disposed in one task: buffers created, bytes in use at the end (live {ca['liveBytes']:,}) | {where} | {cb['buffersCreated']}, {cb['bytesInUseAtEnd']:,} | {ca['buffersCreated']}, {ca['bytesInUseAtEnd']:,} ({ca['submitsInTask']} submits) | — |")
-for where, pat in envs:
-    b, a = hot(pat.format("before")), hot(pat.format("after"))
-    if not b or not a:
-        continue
-    m = lambda runs, k: [r["matmul64HostInOut"][k] for r in runs]
-    out.append(f"| host-in/host-out 64×64 matmul, ms (raw: write ×2, dispatch, copy, map) | {where} | {rng(m(b, 'tmathMs'), '{:.3f}')} | {rng(m(a, 'tmathMs'), '{:.3f}')} | {rng(m(a, 'rawMs'), '{:.3f}')} |")
-for where, pat in envs:
-    b, a = hot(pat.format("before")), hot(pat.format("after"))
-    if not b or not a:
-        continue
-    g = lambda runs, k: [r["poolGetPut"][k] for r in runs]
-    out.append(f"| pool get+put of 1 MiB, µs (raw: createBuffer + destroy) | {where} | {rng(g(b, 'tmathUs'), '{:.2f}')} | {rng(g(a, 'tmathUs'), '{:.2f}')} | {rng(g(a, 'createDestroyUs'), '{:.2f}')} |")
+def before_after_rows(label, section, ours, raw, fmt):
+    """One row per environment: tmath before, tmath after, and the raw calls (after's run)."""
+    for where, pat in envs:
+        b, a = hot(pat.format("before")), hot(pat.format("after"))
+        if not b or not a:
+            continue
+        v = lambda runs, k: [r[section][k] for r in runs]
+        out.append(f"| {label} | {where} | {rng(v(b, ours), fmt)} | {rng(v(a, ours), fmt)} | {rng(v(a, raw), fmt)} |")
+
+
+before_after_rows("host-in/host-out 64×64 matmul, ms (raw: write ×2, dispatch, copy, map)",
+                  "matmul64HostInOut", "tmathMs", "rawMs", "{:.3f}")
+before_after_rows("pool get+put of 1 MiB, µs (raw: createBuffer + destroy)",
+                  "poolGetPut", "tmathUs", "createDestroyUs", "{:.2f}")
 out += [
     "",
     "What holds everywhere: a chain in one task creates no buffer and no bind group, writes its",
