@@ -87,6 +87,8 @@ pub(crate) struct State {
     /// readbacks would otherwise set a timer per iteration).
     #[cfg(target_arch = "wasm32")]
     end_of_task_scheduled: bool,
+    /// Set by [`State::close`]: buffers coming back are destroyed, not kept.
+    closed: bool,
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     /// Upload staging buffers used by pending commands: mapped again once submitted, then they
     /// return to the pool through `remapped` (native only).
@@ -120,6 +122,7 @@ impl State {
             recorded: false,
             #[cfg(target_arch = "wasm32")]
             end_of_task_scheduled: false,
+            closed: false,
             remap_after_flush: Vec::new(),
             remapped: Arc::default(),
         }
@@ -308,11 +311,23 @@ impl State {
 
     /// Return a lease to the pool: in stream if pending commands still use its buffer. Pooled
     /// leases only come from this pool, so this cannot fail except through a tmath bug, which is
-    /// reported in debug builds.
+    /// reported in debug builds. After [`State::close`] the buffer is destroyed instead.
     pub fn release(&mut self, lease: Lease) {
         let in_stream = self.pending.contains(&lease.buffer);
         let result = self.pool.release(&lease, in_stream);
         debug_assert!(result.is_ok(), "{result:?}");
+        if self.closed {
+            self.pool.trim(0);
+        }
+    }
+
+    /// The engine is going: submit what is pending, free every idle buffer, and destroy each
+    /// buffer still leased as it comes back (a device the app owns outlives the engine, so
+    /// nothing may stay allocated on it).
+    pub fn close(&mut self) {
+        self.flush();
+        self.closed = true;
+        self.trim(0);
     }
 
     /// The counters, with the pipelines' bind-group count.

@@ -7,7 +7,7 @@ use crate::config::UploadRoute;
 pub(crate) use crate::context::{Shared, State};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::gpu::{AdapterReport, Gpu};
+use crate::gpu::{AdapterReport, Gpu, Origin};
 use crate::ledger::{Ledger, Transfer};
 use crate::platform::{MapSlot, MapWait};
 use crate::pool::{BufferKind, Pool, PoolConfig, PoolStats};
@@ -25,9 +25,48 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Acquire an adapter and device and set up an empty pool.
+    /// Acquire an adapter and device and set up an empty pool. Natively every backend wgpu was
+    /// built with is tried (`WGPU_BACKEND` narrows it); on the web, the browser's WebGPU.
     pub async fn new(config: EngineConfig) -> Result<Engine> {
-        let gpu = Gpu::acquire(config.power_preference).await?;
+        Engine::with_instance(crate::gpu::default_instance()?, config).await
+    }
+
+    /// Like [`Engine::new`], requesting the adapter from `instance` (backends, flags and
+    /// environment chosen by the app). [`Engine::recover`] asks the same instance again.
+    pub async fn with_instance(instance: wgpu::Instance, config: EngineConfig) -> Result<Engine> {
+        let gpu = Gpu::acquire(instance, config.power_preference).await?;
+        Engine::on(gpu, config)
+    }
+
+    /// Run on a device the app already made, sharing it with the app's own work (and with other
+    /// libraries on it). tmath reads the device's features and limits and uses what it has (no
+    /// `SHADER_F16`: 16-bit data takes the packed path). It never destroys the device:
+    /// [`Engine::dispose`] releases tmath's buffers only, and after a device loss
+    /// [`Engine::recover`] is a `DeviceLost` error saying to make a new device and call this
+    /// again. wgpu keeps one device-lost callback per device and tmath sets it; the app's
+    /// uncaptured-error handler stays (tmath's own errors are caught by error scopes). Work the
+    /// app submits is ordered after tmath's once [`Engine::flush`] has run.
+    pub fn from_wgpu(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        config: EngineConfig,
+    ) -> Result<Engine> {
+        Engine::on(Gpu::borrow(device, queue), config)
+    }
+
+    /// The web's `Engine.fromDevice`: wgpu has no way to wrap a `GPUDevice`, so `js/index.js`
+    /// hands it over as the only device of an adapter whose instance is `instance`.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) async fn borrowing(
+        instance: wgpu::Instance,
+        config: EngineConfig,
+    ) -> Result<Engine> {
+        let mut gpu = Gpu::acquire(instance, config.power_preference).await?;
+        gpu.origin = crate::gpu::Origin::Borrowed;
+        Engine::on(gpu, config)
+    }
+
+    fn on(gpu: Gpu, config: EngineConfig) -> Result<Engine> {
         if config.upload == UploadRoute::Mapped && !gpu.report.mappable_primary_buffers {
             return Err(Error::invalid_argument(
                 "upload",
@@ -135,14 +174,11 @@ impl Engine {
         self.shared.gpu.check_alive()
     }
 
-    /// Release the device and every idle buffer. Every later call on this engine or its tensors
-    /// is a `Disposed` error (disposing a tensor stays harmless).
+    /// Release every idle buffer, and the device if tmath made it (a device from
+    /// [`Engine::from_wgpu`] stays the app's, working). Every later call on this engine or its
+    /// tensors is a `Disposed` error (disposing a tensor stays harmless).
     pub fn dispose(&self) {
-        {
-            let mut state = self.shared.lock();
-            state.flush();
-            state.trim(0);
-        }
+        self.shared.lock().close();
         self.shared.gpu.dispose();
     }
 
@@ -153,20 +189,32 @@ impl Engine {
     }
 
     /// After the device was lost (a driver reset, the browser reclaiming the GPU,
-    /// `GPUDevice.destroy()`), acquire a new device with the same configuration and an empty
-    /// pool, and make this handle use it. Returns whether it did: on a working device it does
-    /// nothing. Tensors made before stay `DeviceLost` (their data is gone), and so do other clones
-    /// of this handle; counters start from zero. tmath does not recover on its own, because the
-    /// caller must re-upload its weights anyway: call this where it does.
+    /// `GPUDevice.destroy()`), acquire a new device from the same instance with the same
+    /// configuration and an empty pool, and make this handle use it. Returns whether it did: on a
+    /// working device it does nothing. Tensors made before stay `DeviceLost` (their data is gone),
+    /// and so do other clones of this handle; counters start from zero. tmath does not recover on
+    /// its own, because the caller must re-upload its weights anyway: call this where it does.
+    /// On a device the app made ([`Engine::from_wgpu`]) a loss is a `DeviceLost` error: only the
+    /// app can make its replacement.
     pub async fn recover(&mut self) -> Result<bool> {
         let gpu = &self.shared.gpu;
         if gpu.is_disposed() {
             return Err(Error::disposed("the engine"));
         }
-        if gpu.lost_reason().is_none() {
+        let Some(reason) = gpu.lost_reason() else {
             return Ok(false);
-        }
-        let fresh = Engine::new(self.shared.config.clone()).await?;
+        };
+        let instance = match &gpu.origin {
+            Origin::Acquired(instance) => instance.clone(),
+            Origin::Borrowed => {
+                return Err(Error::DeviceLost {
+                    reason: format!(
+                        "{reason}; this engine runs on a device the app made, which tmath cannot replace: make a new device and create a new engine on it (Engine.fromDevice, Engine::from_wgpu)"
+                    ),
+                })
+            }
+        };
+        let fresh = Engine::with_instance(instance, self.shared.config.clone()).await?;
         self.shared = fresh.shared;
         Ok(true)
     }

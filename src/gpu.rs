@@ -32,34 +32,57 @@ pub struct AdapterReport {
     pub max_storage_buffer_binding_size: u64,
 }
 
+/// Who made the device, and so who may destroy it.
+#[derive(Clone, Debug)]
+pub(crate) enum Origin {
+    /// tmath requested it from this instance: [`Engine::dispose`](crate::Engine::dispose)
+    /// destroys it, and [`Engine::recover`](crate::Engine::recover) requests a new one from the
+    /// same instance after a loss.
+    Acquired(wgpu::Instance),
+    /// The app made it (`Engine::from_wgpu`, `Engine.fromDevice`): tmath never destroys it and
+    /// cannot replace it.
+    Borrowed,
+}
+
 /// A device and queue with the bookkeeping tmath needs around them.
 pub(crate) struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub report: AdapterReport,
+    pub origin: Origin,
     /// `Some(reason)` once the device is lost.
     lost: Arc<Mutex<Option<String>>>,
     /// Set by `Engine::dispose`.
     disposed: std::sync::atomic::AtomicBool,
     /// Errors no error scope caught, oldest first (kept short).
     uncaptured: Arc<Mutex<Vec<String>>>,
+    /// On the web, the `uncapturederror` listener (removed when the engine goes).
+    #[cfg(target_arch = "wasm32")]
+    listener: Mutex<Option<crate::platform::ErrorListener>>,
 }
 
 const MAX_KEPT_ERRORS: usize = 16;
 
-impl Gpu {
-    /// Acquire an adapter and a device with the adapter's own limits (not the WebGPU defaults).
-    pub async fn acquire(power: wgpu::PowerPreference) -> Result<Gpu> {
-        #[cfg(target_arch = "wasm32")]
-        let instance = {
-            let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-            desc.backends = wgpu::Backends::BROWSER_WEBGPU;
-            wgpu::Instance::new(desc)
-        };
-        #[cfg(not(target_arch = "wasm32"))]
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+/// The instance tmath requests adapters from by default: every native backend wgpu was built
+/// with (`WGPU_BACKEND` and friends respected), or the browser's WebGPU.
+pub(crate) fn default_instance() -> Result<wgpu::Instance> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::platform::check_web_gpu_global()?;
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = wgpu::Backends::BROWSER_WEBGPU;
+        Ok(wgpu::Instance::new(desc))
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    Ok(wgpu::Instance::new(
+        wgpu::InstanceDescriptor::new_without_display_handle_from_env(),
+    ))
+}
 
+impl Gpu {
+    /// Request an adapter from `instance` and a device with the adapter's own limits (not the
+    /// WebGPU defaults) and the optional features tmath uses.
+    pub async fn acquire(instance: wgpu::Instance, power: wgpu::PowerPreference) -> Result<Gpu> {
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
                 power_preference: power,
@@ -95,6 +118,22 @@ impl Gpu {
                     info.name
                 ),
             })?;
+        Ok(Gpu::on(device, queue, info, Origin::Acquired(instance)))
+    }
+
+    /// A device the app made: its features and limits are what tmath uses; tmath never destroys
+    /// it.
+    pub fn borrow(device: wgpu::Device, queue: wgpu::Queue) -> Gpu {
+        let info = device.adapter_info();
+        Gpu::on(device, queue, info, Origin::Borrowed)
+    }
+
+    fn on(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+        origin: Origin,
+    ) -> Gpu {
         let limits = device.limits();
         let features = device.features();
 
@@ -105,17 +144,31 @@ impl Gpu {
                 slot.get_or_insert_with(|| format!("{reason:?}: {message}"));
             }
         });
-        // wgpu's default handler panics; tmath reports errors as values instead.
         let uncaptured = Arc::new(Mutex::new(Vec::new()));
-        let uncaptured_in_handler = Arc::clone(&uncaptured);
-        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
-            if let Ok(mut list) = uncaptured_in_handler.lock() {
-                if list.len() == MAX_KEPT_ERRORS {
-                    list.remove(0);
+        let keep = {
+            let uncaptured = Arc::clone(&uncaptured);
+            move |message: String| {
+                if let Ok(mut list) = uncaptured.lock() {
+                    if list.len() == MAX_KEPT_ERRORS {
+                        list.remove(0);
+                    }
+                    list.push(message);
                 }
-                list.push(error.to_string());
             }
-        }));
+        };
+        // On the web, a listener of our own: wgpu's handler replaces the app's
+        // `onuncapturederror` and panics on error classes it cannot name (GPUInternalError, or
+        // any error where the runtime has no `GPUValidationError` global, as in Node).
+        #[cfg(target_arch = "wasm32")]
+        let listener = device
+            .as_webgpu()
+            .map(|raw| crate::platform::ErrorListener::new(raw, keep));
+        // Natively wgpu's default handler panics; tmath reports errors as values instead. wgpu
+        // keeps one handler per device, so on a borrowed device the app's stays.
+        #[cfg(not(target_arch = "wasm32"))]
+        if matches!(origin, Origin::Acquired(_)) {
+            device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| keep(error.to_string())));
+        }
 
         #[allow(unused_mut)]
         let mut device_type = match info.device_type {
@@ -155,21 +208,30 @@ impl Gpu {
             max_buffer_size: limits.max_buffer_size,
             max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
         };
-        Ok(Gpu {
+        Gpu {
             device,
             queue,
             report,
+            origin,
             lost,
             disposed: Default::default(),
             uncaptured,
-        })
+            #[cfg(target_arch = "wasm32")]
+            listener: Mutex::new(listener),
+        }
     }
 
-    /// Mark the engine disposed and release the device.
+    /// Mark the engine disposed, and destroy the device if tmath made it.
     pub fn dispose(&self) {
         self.disposed
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        self.device.destroy();
+        #[cfg(target_arch = "wasm32")]
+        if let Ok(mut listener) = self.listener.lock() {
+            listener.take();
+        }
+        if matches!(self.origin, Origin::Acquired(_)) {
+            self.device.destroy();
+        }
     }
 
     /// `Err(Disposed)` after `Engine::dispose`, `Err(DeviceLost)` once the device is gone.

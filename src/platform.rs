@@ -1,7 +1,17 @@
 //! What differs between the web and native builds, behind one interface: the clock, the
-//! end-of-task timer, the future that waits for map and work-done callbacks, and out-of-memory
-//! scopes. (Some branches remain elsewhere: the web's raw `GPUBuffer` routes, native upload
-//! staging and device polling.)
+//! end-of-task timer, the future that waits for map and work-done callbacks, out-of-memory
+//! scopes, and on the web the device's error listener and the global wgpu looks for. (Some
+//! branches remain elsewhere: the web's raw `GPUBuffer` routes, native upload staging and device
+//! polling.)
+
+#[cfg(target_arch = "wasm32")]
+use crate::web::raw::RawDevice;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
 /// Monotonic time in microseconds (performance.now on the web).
 pub(crate) fn now_us() -> f64 {
@@ -27,11 +37,6 @@ pub(crate) fn now_us() -> f64 {
     }
 }
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
-
 /// Run `create` (a GPU allocation) inside an out-of-memory error scope. Natively the scope
 /// resolves at once, so a refused allocation is `Err((what was created, the reason))` here. On
 /// the web it resolves after this call returned: the result is `Ok`, and `refused` is set later
@@ -41,26 +46,89 @@ pub(crate) fn out_of_memory_scope<T>(
     refused: &std::sync::Arc<std::sync::atomic::AtomicBool>,
     create: impl FnOnce() -> T,
 ) -> Result<T, (T, String)> {
-    let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-    let made = create();
     #[cfg(not(target_arch = "wasm32"))]
     {
         let _ = refused;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let made = create();
         match block_on(scope.pop()) {
             Some(error) => Err((made, error.to_string())),
             None => Ok(made),
         }
     }
+    // The raw scope, not wgpu's: wgpu panics on an error whose class the runtime has no global
+    // for (Node on Dawn defines none).
     #[cfg(target_arch = "wasm32")]
     {
+        let Some(raw) = device.as_webgpu() else {
+            return Ok(create());
+        };
+        let raw: RawDevice = wasm_bindgen::JsValue::from(raw.clone()).unchecked_into();
+        raw.push_error_scope("out-of-memory");
+        let made = create();
+        let pop = wasm_bindgen_futures::JsFuture::from(raw.pop_error_scope());
         let flag = std::sync::Arc::clone(refused);
-        let pop = scope.pop();
         wasm_bindgen_futures::spawn_local(async move {
-            if pop.await.is_some() {
+            if matches!(pop.await, Ok(error) if !error.is_null() && !error.is_undefined()) {
                 flag.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         });
         Ok(made)
+    }
+}
+
+/// `NoAdapter` unless the global object is one wgpu's WebGPU backend accepts: it reads
+/// `navigator.gpu` only on a `Window` or a worker's global scope, and panics elsewhere. (In Node
+/// and Deno, `js/index.js` provides that for the length of the synchronous call that makes the
+/// instance.)
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn check_web_gpu_global() -> Result<(), crate::Error> {
+    let global = js_sys::global();
+    let defined =
+        |name: &str| js_sys::Reflect::get(&global, &name.into()).is_ok_and(|v| !v.is_undefined());
+    if defined("Window") || defined("WorkerGlobalScope") {
+        Ok(())
+    } else {
+        Err(crate::Error::NoAdapter {
+            reason: "this JS runtime's global object is neither a window nor a worker scope, \
+                     where wgpu looks for navigator.gpu; load tmath through its package entry \
+                     (js/index.js), which provides that, and pass { gpu } to Engine.create"
+                .into(),
+        })
+    }
+}
+
+/// The device's `uncapturederror` listener: each error's message goes to `keep`. Removed when
+/// dropped, so an app's device outlives the engine without calling into a freed closure.
+#[cfg(target_arch = "wasm32")]
+pub(crate) struct ErrorListener {
+    device: RawDevice,
+    closure: Closure<dyn FnMut(JsValue)>,
+}
+
+#[cfg(target_arch = "wasm32")]
+impl ErrorListener {
+    /// Listen on `device` (an event listener, so the app's own `onuncapturederror` stays).
+    pub fn new(device: &impl AsRef<JsValue>, keep: impl Fn(String) + 'static) -> ErrorListener {
+        let device: RawDevice = device.as_ref().clone().unchecked_into();
+        let closure = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let error = js_sys::Reflect::get(&event, &"error".into()).unwrap_or_default();
+            let message = js_sys::Reflect::get(&error, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+                .unwrap_or_else(|| "a GPU error without a message".into());
+            keep(message);
+        });
+        device.add_event_listener("uncapturederror", closure.as_ref().unchecked_ref());
+        ErrorListener { device, closure }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Drop for ErrorListener {
+    fn drop(&mut self) {
+        self.device
+            .remove_event_listener("uncapturederror", self.closure.as_ref().unchecked_ref());
     }
 }
 

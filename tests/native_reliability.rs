@@ -492,3 +492,92 @@ fn concurrent_readbacks_from_many_threads_each_get_their_own_data() {
     let s = engine.stats().pool;
     assert_eq!(s.buffers_in_use, 32, "every staging buffer came back");
 }
+
+/// `Engine::from_wgpu`: tmath on a device the app made. Its features and limits are the
+/// device's, tmath's buffers and the app's work share it, and `dispose` leaves it working, with
+/// every tmath buffer destroyed once its tensor is gone.
+#[test]
+fn an_engine_on_the_apps_own_device_never_destroys_it() {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = tmath_block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+        .unwrap_or_else(|e| panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"));
+    let (device, queue) =
+        tmath_block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
+    let engine = Engine::from_wgpu(device.clone(), queue.clone(), EngineConfig::default()).unwrap();
+    assert_eq!(
+        engine.adapter().max_buffer_size,
+        device.limits().max_buffer_size
+    );
+    assert!(
+        !engine.adapter().shader_f16,
+        "the app's device asked for no features"
+    );
+
+    let x = engine
+        .to_device(&[1.0f32, 2.0, 3.0, 4.0], [4], None)
+        .unwrap();
+    let y = engine.mul(&x, 3.0f32).unwrap();
+    // The app reads tmath's buffer with its own commands.
+    let buffer = y.buffer().unwrap();
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: 16,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(&buffer, 0, &staging, 0, 16);
+    queue.submit([encoder.finish()]);
+    staging.map_async(wgpu::MapMode::Read, .., |r| r.unwrap());
+    device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+    let read: Vec<f32> = bytemuck::cast_slice(&staging.get_mapped_range(..).unwrap()).to_vec();
+    assert_eq!(read, [3.0, 6.0, 9.0, 12.0]);
+    staging.unmap();
+    drop(buffer);
+
+    let created = engine.pool().stats().buffers_created;
+    engine.dispose();
+    assert!(matches!(
+        engine.to_device(&[1.0f32], [1], None),
+        Err(Error::Disposed { .. })
+    ));
+    // Tensors that outlive the engine give their buffers back to nobody: destroyed.
+    drop((x, y));
+    let stats = engine.pool().stats();
+    assert_eq!(stats.buffers_destroyed, created);
+    assert_eq!((stats.buffers_in_use, stats.buffers_cached), (0, 0));
+    // The device is the app's and still works.
+    let after = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: 4,
+        usage: wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    queue.write_buffer(&after, 0, &[1, 2, 3, 4]);
+    queue.submit([]);
+    device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+
+    // A loss of the app's device cannot be recovered by tmath.
+    let mut second = Engine::from_wgpu(device.clone(), queue, EngineConfig::default()).unwrap();
+    device.destroy();
+    let _ = device.poll(wgpu::PollType::wait_indefinitely());
+    assert!(second.device_lost().is_some());
+    match second.recover_blocking() {
+        Err(Error::DeviceLost { reason }) => assert!(reason.contains("from_wgpu"), "{reason}"),
+        other => panic!("expected DeviceLost, got {other:?}"),
+    }
+}
+
+fn tmath_block_on<F: std::future::Future>(future: F) -> F::Output {
+    // wgpu resolves these futures natively without an event loop: one poll does it.
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::yield_now();
+    }
+}

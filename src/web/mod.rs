@@ -222,11 +222,24 @@ pub struct WasmEngine {
 
 #[wasm_bindgen]
 impl WasmEngine {
-    /// Acquire the browser's WebGPU adapter and device.
-    pub async fn create(options: JsValue) -> JsResult<WasmEngine> {
+    /// Make wgpu's instance now, in this synchronous call (wgpu reads `navigator.gpu` from the
+    /// global object when it does, and `js/index.js` points that at the `GPU` to use for the
+    /// length of this call), then acquire an adapter and device from it. `borrowed`: the
+    /// adapter's device is the app's (`Engine.fromDevice`), never destroyed by tmath.
+    pub fn create(options: JsValue, borrowed: bool) -> JsResult<js_sys::Promise> {
         let config = engine_config(&options).map_err(to_js_error)?;
-        let engine = Engine::new(config).await.map_err(to_js_error)?;
-        Ok(WasmEngine { engine })
+        let instance = crate::gpu::default_instance().map_err(to_js_error)?;
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let engine = if borrowed {
+                Engine::borrowing(instance, config).await
+            } else {
+                Engine::with_instance(instance, config).await
+            };
+            Ok(WasmEngine {
+                engine: engine.map_err(to_js_error)?,
+            }
+            .into())
+        }))
     }
 
     /// The `GPUDevice` tmath runs on.

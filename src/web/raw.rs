@@ -43,6 +43,10 @@ extern "C" {
     pub fn push_error_scope(this: &RawDevice, filter: &str);
     #[wasm_bindgen(method, js_name = popErrorScope)]
     pub fn pop_error_scope(this: &RawDevice) -> js_sys::Promise;
+    #[wasm_bindgen(method, js_name = addEventListener)]
+    pub fn add_event_listener(this: &RawDevice, kind: &str, listener: &js_sys::Function);
+    #[wasm_bindgen(method, js_name = removeEventListener)]
+    pub fn remove_event_listener(this: &RawDevice, kind: &str, listener: &js_sys::Function);
 
     /// `GPUQueue`.
     #[wasm_bindgen(js_name = GPUQueue)]

@@ -187,11 +187,34 @@ fn required_dtype(dtype: &JsValue) -> Result<DType> {
     dtype_name(dtype)
 }
 
+/// A `GPUBuffer`, recognised by its shape rather than `instanceof GPUBuffer`: Node on Dawn has
+/// no such global. (`js/index.js` brand-checks buffers with the runtime's own getters before
+/// they get here.)
 fn raw_buffer_arg(buffer: &JsValue) -> Result<RawBuffer> {
-    buffer
-        .dyn_ref::<RawBuffer>()
-        .cloned()
-        .ok_or_else(|| Error::invalid_argument("buffer", "expected a GPUBuffer"))
+    let has = |key: &str, test: fn(&JsValue) -> bool| {
+        Reflect::get(buffer, &key.into()).is_ok_and(|v| test(&v))
+    };
+    if buffer.is_object()
+        && has("size", |v| v.as_f64().is_some())
+        && has("mapAsync", JsValue::is_function)
+    {
+        Ok(buffer.clone().unchecked_into())
+    } else {
+        Err(Error::invalid_argument("buffer", "expected a GPUBuffer"))
+    }
+}
+
+/// A `GPUDevice`, recognised the same way.
+fn raw_device_arg(device: &JsValue) -> Result<RawDevice> {
+    let has = |key: &str| Reflect::get(device, &key.into()).is_ok_and(|v| v.is_function());
+    if device.is_object() && has("createBuffer") && has("createCommandEncoder") {
+        Ok(device.clone().unchecked_into())
+    } else {
+        Err(Error::invalid_argument(
+            "device",
+            "expected the GPUDevice that owns the buffer",
+        ))
+    }
 }
 
 /// Checks a foreign `GPUBuffer` for a tensor of `shape`/`dtype`; returns its byte length.
@@ -567,9 +590,7 @@ impl WasmEngine {
             let run = async {
                 let start = now_us();
                 let raw = raw_buffer_arg(&buffer)?;
-                let source: RawDevice = device.dyn_into().map_err(|_| {
-                    Error::invalid_argument("device", "expected the GPUDevice that owns the buffer")
-                })?;
+                let source = raw_device_arg(&device)?;
                 let shape = shape_arg(&shape)?;
                 let dtype = required_dtype(&dtype)?;
                 let (len, _) = check_foreign(&raw, &shape, dtype, false)?;
