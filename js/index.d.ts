@@ -44,6 +44,15 @@ export interface EngineOptions {
   memoryLimitBytes?: number;
 }
 
+/** Options of `Engine.create`: the engine's options, and the `GPU` to request an adapter from. */
+export interface CreateOptions extends EngineOptions {
+  /**
+   * The WebGPU entry point: `navigator.gpu` by default (browsers, workers, Deno); in Node, Dawn's
+   * `create([])` from the npm package `webgpu`.
+   */
+  gpu?: GPU;
+}
+
 export interface PoolStats {
   hits: number;
   hitsLargerClass: number;
@@ -147,7 +156,13 @@ type TensorTree = Tensor | TensorTree[] | { [key: string]: TensorTree } | unknow
 
 export declare class Engine {
   private constructor();
-  static create(options?: EngineOptions): Promise<Engine>;
+  static create(options?: CreateOptions): Promise<Engine>;
+  /**
+   * Run on a `GPUDevice` the app (or ONNX Runtime Web, or TensorFlow.js) made. tmath never
+   * destroys it: `dispose()` frees tmath's buffers only, and after a loss `recover()` rejects with
+   * `DeviceLost`.
+   */
+  static fromDevice(device: GPUDevice, options?: Omit<EngineOptions, 'powerPreference'>): Promise<Engine>;
   readonly pool: Pool;
   readonly gpuDevice: GPUDevice;
   readonly adapterInfo: AdapterInfo;

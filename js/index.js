@@ -1,10 +1,24 @@
 // tmath: the GPU memory layer for web ML apps. This is the package entry: idiomatic JS classes
 // (Engine, Pool, Tensor) over the wasm-bindgen module in ../pkg. Load it from a plain
-// <script type="module"> or any bundler; the .wasm next to pkg/tmath.js is found through
-// import.meta.url, so no path needs configuring.
+// <script type="module">, a module or classic worker (`await import(...)`), any bundler, Node or
+// Deno; the .wasm next to pkg/tmath.js is found through import.meta.url, so no path needs
+// configuring.
 import init, { WasmEngine as FirstWasmEngine } from '../pkg/tmath.js';
 
-await init();
+/**
+ * What the glue's `init` should load: nothing to say where the .wasm is fetched (browsers,
+ * workers, bundlers), or its bytes read from disk where it is a file (Node's fetch cannot read
+ * file: URLs; Deno and Bun read it the same way).
+ */
+async function wasmSource() {
+  const url = new URL('../pkg/tmath_bg.wasm', import.meta.url);
+  if (url.protocol !== 'file:') return undefined;
+  const fs = 'node:fs/promises'; // a variable, so bundlers for the web leave it alone
+  const { readFile } = await import(/* @vite-ignore */ fs);
+  return { module_or_path: await readFile(url) };
+}
+
+await init(await wasmSource());
 
 // The wasm module instance new engines are made on. A Rust panic aborts its instance (its state
 // may be half-changed, a lock held for good): engines made on it report `Internal` from then
@@ -16,7 +30,7 @@ async function freshModule() {
   try {
     const url = new URL(`../pkg/tmath.js?instance=${++instances}`, import.meta.url).href;
     const glue = await import(/* @vite-ignore */ url);
-    await glue.default();
+    await glue.default(await wasmSource());
     return { WasmEngine: glue.WasmEngine, aborted: false };
   } catch (e) {
     // A bundle that inlined the module has no file to load again.
@@ -200,8 +214,9 @@ function readOptions(options, allowed, what = 'options') {
       throw tmathError('InvalidArgument', `unknown option \`${String(key)}\`; accepted: ${allowed.join(', ')}`);
     }
     const value = 'value' in descriptor ? descriptor.value : guarded(`option ${key}`, () => descriptor.get.call(options));
-    // Only primitives go on to wasm (a GPUDevice for `device`): an object there could run code.
-    if (value !== null && (typeof value === 'object' || typeof value === 'function') && key !== 'device') {
+    // Only primitives go on to wasm (a GPUDevice for `device`, checked by brand; `gpu` stays in
+    // JS): an object there could run code.
+    if (value !== null && (typeof value === 'object' || typeof value === 'function') && key !== 'device' && key !== 'gpu') {
       throw tmathError('InvalidArgument', `option \`${key}\` must be a ${key === 'adopt' || key === 'zeroOnReuse' ? 'boolean' : key === 'dtype' || key === 'precision' || key === 'powerPreference' ? 'string' : 'number'}, got ${describe(value)}`);
     }
     out[key] = value;
@@ -235,6 +250,67 @@ function call(fn) {
 const CONSTRUCT = Symbol('tmath.construct');
 
 const ENGINE_OPTIONS = ['precision', 'memoryLimitBytes', 'poolBudgetBytes', 'maxPerClass', 'minClassBytes', 'powerPreference', 'zeroOnReuse'];
+const ENGINE_OPTIONS_WITH_GPU = [...ENGINE_OPTIONS, 'gpu'];
+
+function nullProto(object) {
+  return Object.assign(Object.create(null), object);
+}
+
+/**
+ * The `gpu` option as wgpu will use it: an object of our own whose `requestAdapter` calls the
+ * caller's, so a throw or a bad value becomes a rejected promise (NoAdapter), never an
+ * exception through wasm.
+ */
+function gpuOf(gpu) {
+  const requestAdapter = (gpu !== null && typeof gpu === 'object')
+    ? guarded('gpu.requestAdapter', () => gpu.requestAdapter) : undefined;
+  if (typeof requestAdapter !== 'function') {
+    throw tmathError('InvalidArgument', `option \`gpu\` must be a WebGPU GPU object (navigator.gpu, or create([]) from the npm package webgpu), got ${describe(gpu)}`);
+  }
+  return { requestAdapter: (options) => new Promise((resolve) => resolve(requestAdapter.call(gpu, options))) };
+}
+
+/** A GPUAdapterInfo-shaped plain object (a device's `adapterInfo` is missing in older browsers). */
+function adapterInfoOf(info) {
+  const text = (key) => { const v = info?.[key]; return typeof v === 'string' ? v : ''; };
+  const size = (key) => { const v = info?.[key]; return typeof v === 'number' ? v : 0; };
+  return {
+    vendor: text('vendor'), architecture: text('architecture'), device: text('device'),
+    description: text('description'), subgroupMinSize: size('subgroupMinSize'),
+    subgroupMaxSize: size('subgroupMaxSize'), isFallbackAdapter: info?.isFallbackAdapter === true,
+  };
+}
+
+/**
+ * Run `make` (the synchronous wasm call in which wgpu makes its instance) while the global
+ * object looks as wgpu's WebGPU backend requires: a `Window` or worker scope whose
+ * `navigator.gpu` is `gpu`. In a browser with the default GPU this changes nothing; in Node and
+ * Deno, or for a `gpu` option, the globals are set for that call only and restored in `finally`
+ * (no await in between, so no other code sees them).
+ */
+function withGpu(gpu, make) {
+  const g = globalThis;
+  const undo = [];
+  const shadow = (object, key, value) => {
+    const saved = getOwnDescriptor(object, key);
+    Object.defineProperty(object, key, { value, configurable: true, writable: true });
+    undo.push(() => (saved ? Object.defineProperty(object, key, saved) : delete object[key]));
+  };
+  try {
+    if (g.Window === undefined && g.WorkerGlobalScope === undefined) shadow(g, 'Window', function Window() {});
+    const nav = g.navigator;
+    if (nav === undefined || nav === null) shadow(g, 'navigator', { gpu });
+    else if (nav.gpu !== gpu) shadow(nav, 'gpu', gpu);
+  } catch (e) {
+    undo.reverse().forEach((f) => f());
+    throw inputError('NoAdapter', `this runtime does not let tmath hand its GPU to wgpu (${safeMessage(e)})`, e);
+  }
+  try {
+    return make();
+  } finally {
+    undo.reverse().forEach((f) => f());
+  }
+}
 const AsyncFunction = (async () => {}).constructor;
 const AsyncGeneratorFunction = (async function* () {}).constructor;
 
@@ -272,8 +348,51 @@ function checkOptions(options, allowed) {
   return out;
 }
 
+// GPUBuffer and GPUDevice brands: the intrinsic `size` and `queue` getters of the runtime's own
+// prototypes, which throw for any other object (a look-alike, `Object.create(proto)`, a proxy).
+// Browsers, workers and Deno have the `GPUBuffer` and `GPUDevice` globals; Node on Dawn has
+// none, so the prototypes are also learned from each device an engine runs on.
+const bufferBrands = new Set();
+const deviceBrands = new Set();
+const learnedDevicePrototypes = new WeakSet();
+
+function learnBrand(brands, proto, key) {
+  const getter = proto ? getOwnDescriptor(proto, key)?.get : undefined;
+  if (typeof getter === 'function') brands.add(getter);
+}
+if (typeof GPUBuffer === 'function') learnBrand(bufferBrands, GPUBuffer.prototype, 'size');
+if (typeof GPUDevice === 'function') learnBrand(deviceBrands, GPUDevice.prototype, 'queue');
+
+function hasBrand(brands, value) {
+  if (value === null || typeof value !== 'object') return false;
+  for (const getter of brands) {
+    try { getter.call(value); return true; } catch { /* another brand */ }
+  }
+  return false;
+}
+
+/** Learn the brands of `device` (a real device: wgpu's, or one that passed `isGpuDevice`). */
+function learnDevice(device) {
+  const proto = Object.getPrototypeOf(device);
+  if (learnedDevicePrototypes.has(proto)) return;
+  learnedDevicePrototypes.add(proto);
+  learnBrand(deviceBrands, proto, 'queue');
+  if (typeof GPUBuffer === 'function') return;
+  const probe = device.createBuffer({ size: 4, usage: 8 /* COPY_DST */ });
+  learnBrand(bufferBrands, Object.getPrototypeOf(probe), 'size');
+  probe.destroy();
+}
+
 function isGpuBuffer(value) {
-  return typeof GPUBuffer !== 'undefined' && value instanceof GPUBuffer;
+  return hasBrand(bufferBrands, value);
+}
+
+/** A GPUDevice: by brand where one is known, else (the first device in Node) by its methods. */
+function isGpuDevice(value) {
+  if (value === null || typeof value !== 'object') return false;
+  if (deviceBrands.size > 0) return hasBrand(deviceBrands, value);
+  return guarded('the device', () => typeof value.createBuffer === 'function'
+    && typeof value.createCommandEncoder === 'function' && typeof value.queue?.submit === 'function');
 }
 
 const ORT_DTYPES = { float32: 'float32', float16: 'float16', int32: 'int32' };
@@ -436,19 +555,61 @@ export class Engine {
   }
 
   /**
-   * Acquire a WebGPU adapter and device. Options: precision ('float32' default), poolBudgetBytes
-   * (256 MiB default), maxPerClass (100), minClassBytes (256), memoryLimitBytes (no limit but the
-   * device's), zeroOnReuse (false), powerPreference.
+   * Acquire a WebGPU adapter and device. Options: gpu (the `GPU` to request the adapter from:
+   * `navigator.gpu` by default; in Node, `create([])` from the npm package `webgpu`), precision
+   * ('float32' default), poolBudgetBytes (256 MiB default), maxPerClass (100), minClassBytes
+   * (256), memoryLimitBytes (no limit but the device's), zeroOnReuse (false), powerPreference.
    */
   static async create(options) {
-    if (typeof navigator === 'undefined' || !navigator.gpu) {
-      throw tmathError('NoAdapter', 'this JS environment has no WebGPU (navigator.gpu is missing); use a browser with WebGPU enabled (Chrome/Edge 113+, Safari 18+, Firefox 141+, or Chromium with --enable-unsafe-webgpu)');
+    const clean = readOptions(options, ENGINE_OPTIONS_WITH_GPU);
+    const { gpu: given, ...wasmOptions } = clean;
+    let gpu;
+    if (given !== undefined) {
+      gpu = gpuOf(given);
+    } else {
+      gpu = typeof navigator === 'undefined' ? undefined : guarded('navigator.gpu', () => navigator.gpu);
+      if (!gpu) {
+        throw tmathError('NoAdapter', typeof process === 'object' && process?.versions?.node !== undefined && typeof Deno === 'undefined'
+          ? 'Node has no navigator.gpu: install Dawn (`npm install webgpu`) and pass its GPU: `import { create } from \'webgpu\'; await Engine.create({ gpu: create([]) })`'
+          : 'this JS environment has no WebGPU (navigator.gpu is missing); use a browser with WebGPU enabled (Chrome/Edge 113+, Safari 18+, Firefox 141+, or Chromium with --enable-unsafe-webgpu), pass { gpu }, or run on an existing device with Engine.fromDevice(device)');
+      }
     }
-    const clean = readOptions(options, ENGINE_OPTIONS);
+    return Engine.#make(gpu, nullProto(wasmOptions), false);
+  }
+
+  /**
+   * Run on a `GPUDevice` the app (or ONNX Runtime Web, or TensorFlow.js) already made, sharing
+   * it: tmath's buffers and theirs are on one device, so tensors move between them by GPU copy
+   * or not at all. Limits and features are the device's own (without `shader-f16`, 16-bit data
+   * takes the packed path). tmath never destroys this device: `dispose()` frees only tmath's
+   * buffers, and after a device loss `recover()` rejects with `DeviceLost` (make a new device and
+   * call `fromDevice` again). tmath listens for the device's `uncapturederror` events without
+   * replacing `onuncapturederror`. Options: those of `create` but `gpu` and `powerPreference`.
+   */
+  static async fromDevice(device, options) {
+    if (!isGpuDevice(device)) {
+      throw tmathError('InvalidArgument', `Engine.fromDevice(device) takes a GPUDevice, got ${describe(device)}`);
+    }
+    const clean = readOptions(options, ENGINE_OPTIONS.filter((k) => k !== 'powerPreference'));
+    learnDevice(device);
+    const adapter = guarded('the device', () => ({
+      features: device.features,
+      limits: device.limits,
+      info: adapterInfoOf(device.adapterInfo),
+      isFallbackAdapter: false,
+      requestDevice: () => Promise.resolve(device),
+    }));
+    return Engine.#make({ requestAdapter: () => Promise.resolve(adapter) }, clean, true);
+  }
+
+  static async #make(gpu, options, borrowed) {
     if (current.aborted) current = await freshModule();
     const { WasmEngine } = current;
-    const inner = await call(() => WasmEngine.create(clean));
-    return new Engine(CONSTRUCT, inner);
+    const pending = call(() => withGpu(gpu, () => WasmEngine.create(options, borrowed)));
+    const inner = await call(() => pending);
+    const engine = new Engine(CONSTRUCT, inner);
+    learnDevice(inner.gpuDevice());
+    return engine;
   }
 
   /** The seed's TensorPool: get, zeros, put, stats, trim. */
@@ -532,7 +693,9 @@ export class Engine {
    * was working (nothing changes). Tensors made before stay `DeviceLost`: their data is gone, so
    * upload again. tmath does not recover on its own, because the caller has to re-upload anyway;
    * to do it as soon as it happens: `engine.gpuDevice.lost.then(() => engine.recover())`.
-   * `engine.gpuDevice` is the new device afterwards; counters start from zero.
+   * `engine.gpuDevice` is the new device afterwards; counters start from zero. An engine made by
+   * `Engine.fromDevice` cannot replace the app's device: its `recover()` rejects with
+   * `DeviceLost` (make a new device and call `Engine.fromDevice` again).
    */
   async recover() {
     const fresh = await call(() => this.#inner.recovered());
@@ -545,7 +708,11 @@ export class Engine {
   /** For tmath's own tests only: a Rust panic while the engine's lock is held, as a bug would. */
   [Symbol.for('tmath.abortForTests')]() { return call(() => this.#inner.abortForTests()); }
 
-  /** Release the GPU device and every pooled buffer; every later call throws `Disposed`. */
+  /**
+   * Free every pooled buffer and destroy the GPU device, unless the app made it
+   * (`Engine.fromDevice`: it stays working, with none of tmath's buffers left on it once
+   * tmath's tensors are disposed or collected); every later call throws `Disposed`.
+   */
   dispose() { call(() => this.#inner.dispose()); }
   [DISPOSE]() { this.dispose(); }
   /**
@@ -652,6 +819,7 @@ export class Engine {
     }
     if (isGpuBuffer(input)) {
       if (device !== undefined && device !== this.gpuDevice) {
+        if (!isGpuDevice(device)) throw tmathError('InvalidArgument', `option \`device\` must be the GPUDevice that owns the buffer, got ${describe(device)}`);
         return this.#wrap(await call(() => this.#inner.toDeviceCrossDevice(input, device, cleanShape(shape), dtype)));
       }
       return this.#wrap(await call(() => this.#inner.toDeviceBufferAsync(input, cleanShape(shape), dtype, adopt === true)));

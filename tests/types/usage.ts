@@ -5,6 +5,10 @@ import { Engine, Tensor, isTmathError, type Stats, type Transfer } from 'tmath';
 async function main(): Promise<number> {
   const engine = await Engine.create({ precision: 'float32', poolBudgetBytes: 256 << 20, memoryLimitBytes: 1 << 30, zeroOnReuse: true });
   engine.gpuDevice.lost.then(() => engine.recover());
+  const shared = await Engine.fromDevice(engine.gpuDevice, { precision: 'float16' });
+  shared.dispose();
+  const elsewhere = await Engine.create({ gpu: navigator.gpu, powerPreference: 'high-performance' });
+  elsewhere.dispose();
   const a: Tensor = engine.toDevice(new Float32Array(16), [4, 4]);
   const b = await engine.toDeviceAsync(engine.pool.zeros([4, 4]), [4, 4], { dtype: 'f32' });
   const c = engine.matmul(a, b);
