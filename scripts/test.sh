@@ -3,7 +3,8 @@
 #   1. the native tests on a real wgpu adapter (lavapipe without a GPU), unit tests included;
 #   2. the wasm tests in headless Chromium's WebGPU (wasm-bindgen-test + Debian's chromedriver);
 #   3. a TypeScript check of the declarations, then the JS-level tests (node --test +
-#      playwright-core driving /usr/bin/chromium) on the built package and its npm tarball.
+#      playwright-core driving /usr/bin/chromium) on the built package and its npm tarball, and
+#      the shared scenarios in Chromium's workers, in Node on Dawn and in Deno.
 # A missing adapter fails loudly; nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -99,3 +99,53 @@ test('TensorFlow.js on the WebGPU backend shares the device both ways', async ()
   assert.deepEqual(r.toTf, [2, 2, 4, 4]);
   assert.deepEqual(problems, []);
 });
+
+test('Engine.fromDevice: one device made by the app, shared by tmath, ORT Web and TF.js; dispose() leaves it to them', async () => {
+  const { page, problems } = await freshPage();
+  await page.addScriptTag({ url: '/node_modules/@tensorflow/tfjs-core/dist/tf-core.min.js' });
+  await page.addScriptTag({ url: '/node_modules/@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js' });
+  const model = Array.from(reluModel([2, 4]));
+  const r = await page.evaluate(async (modelBytes) => {
+    const adapter = await navigator.gpu.requestAdapter();
+    const device = await adapter.requestDevice({ requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } });
+    const engine = await tmath.Engine.fromDevice(device);
+    const ort = await import('/node_modules/onnxruntime-web/dist/ort.webgpu.min.mjs');
+    ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
+    ort.env.wasm.numThreads = 1;
+    const session = await ort.InferenceSession.create(Uint8Array.from(modelBytes), {
+      executionProviders: [{ name: 'webgpu', device }],
+      preferredOutputLocation: 'gpu-buffer',
+    });
+    tf.removeBackend('webgpu');
+    tf.registerBackend('webgpu', () => new tf.WebGPUBackend(device));
+    await tf.setBackend('webgpu');
+    await tf.ready();
+
+    const mapsBefore = mapCalls;
+    // tmath → ORT → tmath → TF.js → tmath, GPU buffers all the way.
+    const x = engine.toDevice(new Float32Array([-1, 2, -3, 4, -5, 6, -7, 8]), [2, 4]);
+    const { Y } = await session.run({ X: ort.Tensor.fromGpuBuffer(x.gpuBuffer, { dataType: 'float32', dims: [2, 4] }) });
+    const y = engine.toDevice(Y);
+    const doubled = tf.mul(tf.tensor({ buffer: y.gpuBuffer }, [2, 4], 'float32'), 2);
+    const z = engine.toDevice(doubled);
+    const mapsBetween = mapCalls - mapsBefore;
+    const out = Array.from(await z.toHost());
+    Y.dispose();
+    doubled.dispose();
+
+    engine.dispose();
+    // The device is still the app's: ORT and TF.js go on working on it.
+    const host = new ort.Tensor('float32', new Float32Array([1, -1, 2, -2, 3, -3, 4, -4]), [2, 4]);
+    const again = await session.run({ X: host });
+    const ortAfter = Array.from(await again.Y.getData());
+    const tfAfter = Array.from(await tf.relu(tf.tensor([-3, 3])).data());
+    return { same: engine.gpuDevice === device, mapsBetween, out, ortAfter, tfAfter, lost: await Promise.race([device.lost.then(() => 'lost'), new Promise((r) => setTimeout(() => r('alive'), 50))]) };
+  }, model);
+  assert.equal(r.same, true);
+  assert.equal(r.mapsBetween, 0, 'no mapAsync between the three');
+  assert.deepEqual(r.out, [0, 4, 0, 8, 0, 12, 0, 16]);
+  assert.deepEqual(r.ortAfter, [1, 0, 2, 0, 3, 0, 4, 0]);
+  assert.deepEqual(r.tfAfter, [0, 3]);
+  assert.equal(r.lost, 'alive');
+  assert.deepEqual(problems, []);
+});
