@@ -4,10 +4,10 @@
 //   VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json node bench/dawn-hotpath.mjs [--label NAME] [--root DIR]
 //
 // Without a GPU, Dawn needs a Vulkan driver it accepts: Chromium's SwiftShader (it refuses
-// lavapipe). Until the package loads in Node by itself (issue 13), this script does what a user
-// would have to: it gives wgpu the browser globals it looks for (`Window`, `navigator.gpu`) and
-// instantiates the .wasm from disk before the package's entry runs. Results go to
-// bench/out/dawn-hotpath-NAME.json.
+// lavapipe). This checkout loads in Node by itself (`Engine.create({ gpu })`, the .wasm read from
+// disk); an older one given by --root predates that, so for it the script does what a user had
+// to: it gives wgpu the browser globals it looks for (`Window`, `navigator.gpu`) and instantiates
+// the .wasm before the package's entry runs. Results go to bench/out/dawn-hotpath-NAME.json.
 import { create, globals } from 'webgpu';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -21,17 +21,20 @@ const arg = (name, fallback) => {
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const root = resolve(arg('root', ROOT));
 const label = arg('label', 'current');
-
-Object.assign(globalThis, globals);
 const gpu = create([]);
-Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
-globalThis.Window ??= class Window {}; // wgpu's web backend asks the global for `Window`
 
-const glue = await import(pathToFileURL(join(root, 'pkg', 'tmath.js')).href);
-await glue.default({ module_or_path: await readFile(join(root, 'pkg', 'tmath_bg.wasm')) });
+let options = { gpu };
+if (root !== resolve(ROOT)) {
+  Object.assign(globalThis, globals);
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
+  globalThis.Window ??= class Window {}; // wgpu's web backend asks the global for `Window`
+  const glue = await import(pathToFileURL(join(root, 'pkg', 'tmath.js')).href);
+  await glue.default({ module_or_path: await readFile(join(root, 'pkg', 'tmath_bg.wasm')) });
+  options = {};
+}
 const tmath = await import(pathToFileURL(join(root, 'js', 'index.js')).href);
 
-const result = await run(tmath);
+const result = await run(tmath, options);
 const dir = join(ROOT, 'bench', 'out');
 await mkdir(dir, { recursive: true });
 await writeFile(join(dir, `dawn-hotpath-${label}.json`), JSON.stringify(result, null, 2));

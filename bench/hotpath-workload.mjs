@@ -1,11 +1,15 @@
 // The hot-path workload, shared by bench/hotpath.mjs (in a Chromium page) and
-// bench/dawn-hotpath.mjs (in Node on Dawn): run(tmath) with the package's module, on whatever
-// WebGPU the globals give (GPUBufferUsage, GPUMapMode). See bench/hotpath.mjs.
-export async function run(tmath) {
+// bench/dawn-hotpath.mjs (in Node on Dawn): run(tmath, engineOptions) with the package's module.
+// The WebGPU constants are written out: Node on Dawn has no GPUBufferUsage global. See
+// bench/hotpath.mjs.
+const GPUBufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 };
+const GPUMapMode = { READ: 0x1 };
+
+export async function run(tmath, options = {}) {
 
   const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
-  const engine = await tmath.Engine.create();
+  const engine = await tmath.Engine.create(options);
   const device = engine.gpuDevice;
   const stat = (s, k) => s[k] ?? NaN;
   const out = { adapter: engine.adapterInfo.architecture || engine.adapterInfo.name };

@@ -3,6 +3,7 @@
 # adapter (`tmath-bench all`: lavapipe without a GPU), then the benchmark page www/index.html
 # with ?auto=1 in headless Chromium (WebGPU; SwiftShader without a GPU), and prints the seed's
 # table measured both ways plus the comparison with TensorFlow.js and ONNX Runtime Web as text.
+# Without Chromium, the page's suites run in Node on Dawn instead (bench/node.mjs).
 # The page's full results and a screenshot land in bench/out/. Pass suite names or --json through
 # to the native part only:   npm run bench -- pool --json
 set -euo pipefail
@@ -16,8 +17,14 @@ if [ $# -eq 0 ]; then
   ./target/release/tmath-bench all
   [ -f pkg/tmath_bg.wasm ] || bash scripts/build-web.sh
   echo
-  echo "== browser: www/index.html?auto=1 in headless Chromium"
-  node bench/page.mjs
+  if [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+    echo "== browser: www/index.html?auto=1 in headless Chromium"
+    node bench/page.mjs
+  else
+    # No browser (a GPU server): the same suites in Node on Dawn.
+    echo "== no Chromium: the page's suites in Node on Dawn (bench/node.mjs)"
+    node bench/node.mjs
+  fi
 else
   ./target/release/tmath-bench "$@"
 fi
