@@ -1,0 +1,96 @@
+//! Timing, GPU waits and warm-up, and the seeded inputs every suite uses.
+
+use std::time::Instant;
+use tmath::Engine;
+
+/// Median of `rounds` timings of `iters` calls of `f`, in nanoseconds per call.
+pub(crate) fn time_ns(rounds: usize, iters: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..iters {
+        f(); // warm-up
+    }
+    let mut samples: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                f();
+            }
+            start.elapsed().as_nanos() as f64 / iters as f64
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+pub(crate) fn wait(engine: &Engine) {
+    engine
+        .device()
+        .poll(wgpu::PollType::wait_indefinitely())
+        .expect("device alive");
+}
+
+/// GPU clocks drop while idle: keep the device busy for about `seconds` before timing.
+pub(crate) fn warm_up(engine: &Engine, seconds: f64) {
+    let bytes = 64u64 << 20;
+    let usage = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+    let make = || {
+        engine.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some("warm-up"),
+            size: bytes,
+            usage,
+            mapped_at_creation: false,
+        })
+    };
+    let (a, b) = (make(), make());
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds {
+        let mut encoder = engine.device().create_command_encoder(&Default::default());
+        for _ in 0..8 {
+            encoder.copy_buffer_to_buffer(&a, 0, &b, 0, bytes);
+        }
+        engine.queue().submit([encoder.finish()]);
+        wait(engine);
+    }
+    a.destroy();
+    b.destroy();
+}
+
+/// Seconds per call: the median of `reps` timed calls, after one untimed call.
+pub(crate) fn seconds(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut samples: Vec<f64> = (0..reps)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+pub(crate) fn transfer_sizes(engine: &Engine) -> Vec<u64> {
+    let gpu = engine.adapter().device_type != tmath::DeviceKind::Cpu;
+    let cap = std::env::var("TMATH_BENCH_MAX_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if gpu { 1u64 << 30 } else { 64 << 20 });
+    [
+        4u64 << 10,
+        64 << 10,
+        1 << 20,
+        16 << 20,
+        64 << 20,
+        256 << 20,
+        1 << 30,
+    ]
+    .into_iter()
+    .filter(|&b| b <= cap && b <= engine.adapter().max_buffer_size)
+    .collect()
+}
+
+pub(crate) fn random_f32(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = crate::common::Rng::new(seed);
+    (0..n)
+        .map(|_| (rng.next_u64() % 2001) as f32 / 1000.0 - 1.0)
+        .collect()
+}
