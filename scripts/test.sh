@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `npm test`: every test. Installs what it needs (scripts/setup.sh), then runs
 #   1. the native tests on a real wgpu adapter (lavapipe without a GPU), unit tests included;
-#   2. the wasm tests in headless Chromium's WebGPU (wasm-bindgen-test + Debian's chromedriver);
+#   2. `cargo check` of the Metal (aarch64-apple-darwin) and D3D12 (x86_64-pc-windows-msvc)
+#      builds, then the wasm tests in headless Chromium's WebGPU (wasm-bindgen-test +
+#      Debian's chromedriver);
 #   3. a TypeScript check of the declarations, then the JS-level tests (node --test +
 #      playwright-core driving /usr/bin/chromium) on the built package and its npm tarball, and
 #      the shared scenarios in Chromium's workers, in Node on Dawn and in Deno.
@@ -19,6 +21,10 @@ fi
 
 echo "== native tests (cargo test)"
 cargo test --all-targets
+
+echo "== the other native backends still compile (Metal on Apple Silicon, D3D12 on Windows)"
+cargo check --lib --target aarch64-apple-darwin
+cargo check --lib --target x86_64-pc-windows-msvc
 
 echo "== browser tests (wasm-bindgen-test in headless Chromium)"
 CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver} \

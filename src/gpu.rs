@@ -1,6 +1,7 @@
-//! Adapter and device acquisition, the limits and features tmath relies on, and device-loss and
-//! uncaptured-error tracking. The only place that differs between the web and native builds
-//! besides the router.
+//! Adapter and device acquisition (or a device the app made), the limits and features tmath
+//! relies on, and device-loss and uncaptured-error tracking. What differs between the web and
+//! native builds here is only which instance is made and how errors are listened for; the rest
+//! of that difference lives in `platform.rs`.
 
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
@@ -13,8 +14,9 @@ pub struct AdapterReport {
     pub name: String,
     /// Backend (`vulkan`, `metal`, `dx12`, `webgpu`, …).
     pub backend: String,
-    /// Device type (`discrete-gpu`, `integrated-gpu`, `cpu`, `virtual-gpu`, `other`).
-    pub device_type: String,
+    /// What kind of device it is; per-adapter rules (copy method, matmul tiles, conversion site)
+    /// follow it.
+    pub device_type: DeviceKind,
     /// Driver name and version where the backend reports them.
     pub driver: String,
     /// `shader-f16` is available (and enabled).
@@ -42,6 +44,49 @@ pub(crate) enum Origin {
     /// The app made it (`Engine::from_wgpu`, `Engine.fromDevice`): tmath never destroys it and
     /// cannot replace it.
     Borrowed,
+}
+
+/// What kind of device an adapter is. Browsers report none: there it is `Other`, except
+/// SwiftShader (Chromium and Dawn without a GPU), which is a `Cpu`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeviceKind {
+    /// A GPU with its own memory.
+    DiscreteGpu,
+    /// A GPU sharing memory with the CPU.
+    IntegratedGpu,
+    /// A software implementation on the CPU (lavapipe, SwiftShader).
+    Cpu,
+    /// A virtualised GPU.
+    VirtualGpu,
+    /// Not reported.
+    Other,
+}
+
+impl DeviceKind {
+    /// The name used in reports and in JS (`'discrete-gpu'`, `'cpu'`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::DiscreteGpu => "discrete-gpu",
+            DeviceKind::IntegratedGpu => "integrated-gpu",
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::VirtualGpu => "virtual-gpu",
+            DeviceKind::Other => "other",
+        }
+    }
+
+    /// A real GPU (discrete, integrated or virtual).
+    pub fn is_gpu(self) -> bool {
+        matches!(
+            self,
+            DeviceKind::DiscreteGpu | DeviceKind::IntegratedGpu | DeviceKind::VirtualGpu
+        )
+    }
+}
+
+impl std::fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A device and queue with the bookkeeping tmath needs around them.
@@ -172,11 +217,11 @@ impl Gpu {
 
         #[allow(unused_mut)]
         let mut device_type = match info.device_type {
-            wgpu::DeviceType::DiscreteGpu => "discrete-gpu",
-            wgpu::DeviceType::IntegratedGpu => "integrated-gpu",
-            wgpu::DeviceType::Cpu => "cpu",
-            wgpu::DeviceType::VirtualGpu => "virtual-gpu",
-            wgpu::DeviceType::Other => "other",
+            wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu,
+            wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu,
+            wgpu::DeviceType::Cpu => DeviceKind::Cpu,
+            wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu,
+            wgpu::DeviceType::Other => DeviceKind::Other,
         };
         // Browsers report no device type; SwiftShader (Chromium without a GPU) is a CPU device,
         // and the per-adapter rules (copy method, matmul tiles, conversion site) should know.
@@ -188,13 +233,13 @@ impl Gpu {
                 .and_then(|a| a.as_string())
                 .unwrap_or_default();
             if architecture == "swiftshader" {
-                device_type = "cpu";
+                device_type = DeviceKind::Cpu;
             }
         }
         let report = AdapterReport {
             name: info.name.clone(),
             backend: info.backend.to_str().to_owned(),
-            device_type: device_type.to_owned(),
+            device_type,
             driver: [info.driver.as_str(), info.driver_info.as_str()]
                 .iter()
                 .filter(|s| !s.is_empty())

@@ -43,13 +43,15 @@ pub mod shape;
 pub mod stats;
 mod tensor;
 
+// The wasm-bindgen layer under js/index.js: its exports reach JS through wasm-bindgen, not through
+// Rust paths, so nothing of it is public Rust API.
 #[cfg(target_arch = "wasm32")]
-pub mod web;
+mod web;
 
 pub use dtype::{precision_matches, DType, HostData};
 pub use engine::{Engine, EngineConfig, PoolHandle};
 pub use error::{Error, Result};
-pub use gpu::AdapterReport;
+pub use gpu::{AdapterReport, DeviceKind};
 pub use kernels::ElementOp;
 pub use ops::Operand;
 pub use pool::{PoolConfig, PoolStats, SizeClass};

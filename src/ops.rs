@@ -171,7 +171,7 @@ impl Engine {
         // CPU devices (lavapipe, SwiftShader) have few cores to fill and gain from the larger
         // block from 256 up (2x on lavapipe at 512).
         let tiles = m64.div_ceil(128) * n64.div_ceil(128) * batch;
-        let cpu = self.shared.gpu.report.device_type == "cpu";
+        let cpu = self.shared.gpu.report.device_type == crate::gpu::DeviceKind::Cpu;
         let large = tiles >= LARGE_MATMUL_TILES || (cpu && m >= 256 && n >= 256);
         let tile = if large { 128 } else { 64 };
         let groups_x = n64.div_ceil(tile);

@@ -55,11 +55,11 @@ pub(crate) fn upload_route(shared: &Shared, len: u64) -> Route {
 
 /// The adapter as the planner sees it.
 pub(crate) fn adapter(shared: &Shared) -> crate::plan::Adapter {
-    let kind = shared.gpu.report.device_type.as_str();
+    let kind = shared.gpu.report.device_type;
     crate::plan::Adapter {
         unified_memory: shared.gpu.report.mappable_primary_buffers,
-        gpu: matches!(kind, "discrete-gpu" | "integrated-gpu" | "virtual-gpu"),
-        cpu: kind == "cpu",
+        gpu: kind.is_gpu(),
+        cpu: kind == crate::gpu::DeviceKind::Cpu,
         web: cfg!(target_arch = "wasm32"),
     }
 }

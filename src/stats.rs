@@ -1,4 +1,6 @@
-//! Counters shared by every part of the engine (the names in DESIGN.md).
+//! Counters shared by every part of the engine: what each operation cost in copies, crossings,
+//! conversions, submissions, dispatches, bind groups and params writes (JS: `engine.stats()`,
+//! camelCase; `tests/js/lists.test.mjs` keeps the names in step).
 
 pub use crate::pool::PoolStats;
 

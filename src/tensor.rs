@@ -6,7 +6,8 @@ use crate::error::{Error, Result};
 use crate::ledger::{Route, Transfer};
 use crate::platform::now_us;
 use crate::pool::{BufferKind, Lease};
-use crate::shape::byte_len;
+use crate::shape::{byte_len, Shape};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Where a tensor's bytes live.
 #[derive(Debug)]
@@ -32,8 +33,6 @@ impl Storage {
         }
     }
 }
-use crate::shape::Shape;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// A tensor on the GPU: a shape, a dtype and a buffer leased from its engine's pool.
 ///

@@ -48,7 +48,7 @@ fn mapped_write_on_a_unified_memory_adapter_needs_no_staging() {
     let engine = engine_with(UploadRoute::Auto);
     if !engine.adapter().mappable_primary_buffers {
         // Auto picks the queue write on discrete GPUs; lavapipe (CI) always maps.
-        assert_eq!(engine.adapter().device_type, "discrete-gpu");
+        assert_eq!(engine.adapter().device_type, tmath::DeviceKind::DiscreteGpu);
         return;
     }
     let data: Vec<f32> = (0..4097).map(|i| (i as f32).sin()).collect();

@@ -1,7 +1,9 @@
 // The large-matrix variant of matmul.wgsl: a 128×128 output tile per workgroup of 16×16
 // invocations, each accumulating an 8×8 register block (rows 4y..4y+3 and 64+4y..64+4y+3,
 // columns likewise), k in steps of 8. Twice the arithmetic per workgroup-memory read of the
-// 64×64 variant; chosen when both m and n are at least 256. Same params, inputs and output.
+// 64×64 variant. Chosen (ops.rs) when the product has at least LARGE_MATMUL_TILES (512) 128×128
+// output tiles, or on a CPU device when both m and n are at least 256. Same params, inputs and
+// output.
 
 const TK: u32 = 8u;
 

@@ -1,6 +1,8 @@
 //! WGSL kernels and the pipeline cache. Pipelines are built once per engine and kernel variant
-//! (cast pairs are variants of one module, selected by pipeline-overridable constants); every
-//! kernel reads its sizes from `arrayLength`, so no uniform buffer is needed per dispatch.
+//! (cast pairs are variants of one module, selected by pipeline-overridable constants). Kernels
+//! read their sizes from a small params struct in a uniform slot of the context's params arena
+//! (`context.rs`): one `writeBuffer` per submission, not one per dispatch, and consecutive ops
+//! with equal params share a slot.
 
 use crate::dtype::DType;
 use std::collections::HashMap;

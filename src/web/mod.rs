@@ -269,7 +269,7 @@ impl WasmEngine {
         set(&o, "vendor", text("vendor"));
         set(&o, "architecture", text("architecture"));
         set(&o, "backend", a.backend.clone());
-        set(&o, "deviceType", a.device_type.clone());
+        set(&o, "deviceType", a.device_type.as_str());
         set(&o, "driver", a.driver.clone());
         let features = Object::new();
         set(&features, "shaderF16", a.shader_f16);
