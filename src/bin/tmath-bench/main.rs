@@ -38,6 +38,7 @@ use tmath::{Engine, EngineConfig};
 #[cfg(not(target_arch = "wasm32"))]
 const SUITES: [&str; 5] = ["pool", "transfer", "precision", "matmul", "e2e"];
 
+#[cfg(not(target_arch = "wasm32"))]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
