@@ -379,12 +379,43 @@ function configFor(engine) {
 
 
 /**
+ * `ui`, with every table it is given recorded as text in `results.sections[id]` (title, notes,
+ * tables of cell strings, formatted as the page shows them), so a text report prints exactly what
+ * the page renders instead of deriving its own tables.
+ */
+function recording(target) {
+  let notes = [];
+  let tables = [];
+  const cell = (v) => (typeof v === 'number' ? fmt(v) : v ?? '–');
+  results.sections = {};
+  return {
+    ...target,
+    note(text) { notes.push(text); return target.note(text); },
+    table(headers, rows) {
+      tables.push({ headers, rows: rows.map((row) => row.map(cell)) });
+      return target.table(headers, rows);
+    },
+    section(id, title, ...nodes) {
+      results.sections[id] = { title, notes, tables };
+      notes = [];
+      tables = [];
+      return target.section(id, title, ...nodes);
+    },
+    facts(id, title, entries) {
+      results.sections[id] = { title, notes: [], tables: [{ headers: ['', ''], rows: entries }] };
+      return target.facts(id, title, entries);
+    },
+  };
+}
+
+/**
  * Run every suite on one engine: `{ tmath, ui, results, engineOptions, runtime, loadPeers }`
  * (`loadPeers(engine)` resolves to `{ tfjs: { tf } | {}, ort: { ort, session } | {} }`). Fills
  * `results` (adapter, config, suites, engineStats).
  */
 export async function runSuites(options) {
-  ({ ui, results } = options);
+  results = options.results;
+  ui = recording(options.ui);
   env = { tmath: options.tmath, engineOptions: options.engineOptions ?? {}, runtime: options.runtime };
   const { tmath } = env;
   const engine = await tmath.Engine.create(env.engineOptions);

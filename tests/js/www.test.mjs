@@ -41,4 +41,11 @@ test('the benchmark page runs every suite with ?auto=1 and renders numbers', { t
   const text = report(results);
   assert.match(text, /The seed's table/);
   assert.match(text, /TF\.js/);
+  // The text prints the tables the page rendered, every one of them, not tables of its own.
+  for (const id of ['adapter', 'pool', 'transfer', 'precision', 'matmul', 'seed']) {
+    const section = results.sections[id];
+    assert.ok(section?.tables.length > 0, `section ${id} recorded its tables`);
+    assert.ok(text.includes(`## ${section.title}`), `the report prints ${id}`);
+    assert.ok(text.includes(`| ${section.tables[0].headers.join(' | ')} |`), `the report prints ${id}'s table`);
+  }
 });
