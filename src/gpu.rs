@@ -205,9 +205,8 @@ impl Gpu {
         // `onuncapturederror` and panics on error classes it cannot name (GPUInternalError, or
         // any error where the runtime has no `GPUValidationError` global, as in Node).
         #[cfg(target_arch = "wasm32")]
-        let listener = device
-            .as_webgpu()
-            .map(|raw| crate::platform::ErrorListener::new(raw, keep));
+        let listener =
+            crate::platform::ErrorListener::new(crate::web::raw::of_device(&device), keep);
         // Natively wgpu's default handler panics; tmath reports errors as values instead. wgpu
         // keeps one handler per device, so on a borrowed device the app's stays.
         #[cfg(not(target_arch = "wasm32"))]
@@ -262,7 +261,7 @@ impl Gpu {
             disposed: Default::default(),
             uncaptured,
             #[cfg(target_arch = "wasm32")]
-            listener: Mutex::new(listener),
+            listener: Mutex::new(Some(listener)),
         }
     }
 

@@ -60,10 +60,7 @@ pub(crate) fn out_of_memory_scope<T>(
     // for (Node on Dawn defines none).
     #[cfg(target_arch = "wasm32")]
     {
-        let Some(raw) = device.as_webgpu() else {
-            return Ok(create());
-        };
-        let raw: RawDevice = wasm_bindgen::JsValue::from(raw.clone()).unchecked_into();
+        let raw = crate::web::raw::of_device(device);
         raw.push_error_scope("out-of-memory");
         let made = create();
         let pop = wasm_bindgen_futures::JsFuture::from(raw.pop_error_scope());
@@ -109,8 +106,7 @@ pub(crate) struct ErrorListener {
 #[cfg(target_arch = "wasm32")]
 impl ErrorListener {
     /// Listen on `device` (an event listener, so the app's own `onuncapturederror` stays).
-    pub fn new(device: &impl AsRef<JsValue>, keep: impl Fn(String) + 'static) -> ErrorListener {
-        let device: RawDevice = device.as_ref().clone().unchecked_into();
+    pub fn new(device: RawDevice, keep: impl Fn(String) + 'static) -> ErrorListener {
         let closure = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
             let error = js_sys::Reflect::get(&event, &"error".into()).unwrap_or_default();
             let message = js_sys::Reflect::get(&error, &"message".into())

@@ -191,12 +191,9 @@ fn required_dtype(dtype: &JsValue) -> Result<DType> {
 /// no such global. (`js/index.js` brand-checks buffers with the runtime's own getters before
 /// they get here.)
 fn raw_buffer_arg(buffer: &JsValue) -> Result<RawBuffer> {
-    let has = |key: &str, test: fn(&JsValue) -> bool| {
-        Reflect::get(buffer, &key.into()).is_ok_and(|v| test(&v))
-    };
     if buffer.is_object()
-        && has("size", |v| v.as_f64().is_some())
-        && has("mapAsync", JsValue::is_function)
+        && has(buffer, "size", |v| v.as_f64().is_some())
+        && has(buffer, "mapAsync", JsValue::is_function)
     {
         Ok(buffer.clone().unchecked_into())
     } else {
@@ -204,10 +201,17 @@ fn raw_buffer_arg(buffer: &JsValue) -> Result<RawBuffer> {
     }
 }
 
+/// Whether `value[key]` passes `test` (a throwing getter or proxy trap counts as no).
+fn has(value: &JsValue, key: &str, test: fn(&JsValue) -> bool) -> bool {
+    Reflect::get(value, &key.into()).is_ok_and(|v| test(&v))
+}
+
 /// A `GPUDevice`, recognised the same way.
 fn raw_device_arg(device: &JsValue) -> Result<RawDevice> {
-    let has = |key: &str| Reflect::get(device, &key.into()).is_ok_and(|v| v.is_function());
-    if device.is_object() && has("createBuffer") && has("createCommandEncoder") {
+    if device.is_object()
+        && has(device, "createBuffer", JsValue::is_function)
+        && has(device, "createCommandEncoder", JsValue::is_function)
+    {
         Ok(device.clone().unchecked_into())
     } else {
         Err(Error::invalid_argument(
