@@ -591,7 +591,6 @@ export class Engine {
       throw tmathError('InvalidArgument', `Engine.fromDevice(device) takes a GPUDevice, got ${describe(device)}`);
     }
     const clean = readOptions(options, ENGINE_OPTIONS.filter((k) => k !== 'powerPreference'));
-    learnDevice(device);
     const adapter = guarded('the device', () => ({
       features: device.features,
       limits: device.limits,
@@ -605,8 +604,7 @@ export class Engine {
   static async #make(gpu, options, borrowed) {
     if (current.aborted) current = await freshModule();
     const { WasmEngine } = current;
-    const pending = call(() => withGpu(gpu, () => WasmEngine.create(options, borrowed)));
-    const inner = await call(() => pending);
+    const inner = await call(() => withGpu(gpu, () => WasmEngine.create(options, borrowed)));
     const engine = new Engine(CONSTRUCT, inner);
     learnDevice(inner.gpuDevice());
     return engine;
