@@ -5,6 +5,28 @@
 const GPUBufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 };
 const GPUMapMode = { READ: 0x1 };
 
+/**
+ * The 500-tensor churn, shared with tests/js/stream.test.mjs: tensors of 4 KiB to 1 MiB (seeded
+ * sizes), each uploaded, added to and disposed with the previous result, all in the caller's
+ * task. `afterEach()`, if given, runs after every step. Returns the last result, still alive
+ * (every element is 500).
+ */
+export function churn500(engine, afterEach) {
+  let seed = 7;
+  const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  let last;
+  for (let i = 0; i < 500; i++) {
+    const n = 1024 + Math.floor(rand() * 255 * 1024);
+    const x = engine.toDevice(new Float32Array(n).fill(i));
+    const y = engine.add(x, 1);
+    x.dispose();
+    last?.dispose();
+    last = y;
+    afterEach?.();
+  }
+  return last;
+}
+
 export async function run(tmath, options = {}) {
 
   const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -83,19 +105,9 @@ export async function run(tmath, options = {}) {
   {
     await engine.synchronize();
     engine.pool.trim(0);
-    let seed = 7;
-    const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
     const s0 = engine.stats();
-    let last;
     const t0 = performance.now();
-    for (let i = 0; i < 500; i++) {
-      const n = 1024 + Math.floor(rand() * 255 * 1024);
-      const x = engine.toDevice(new Float32Array(n).fill(i));
-      const y = engine.add(x, 1);
-      x.dispose();
-      last?.dispose();
-      last = y;
-    }
+    const last = churn500(engine);
     const ms = performance.now() - t0;
     const s1 = engine.stats();
     out.churn500 = {

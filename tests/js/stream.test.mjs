@@ -143,22 +143,12 @@ test('cast, copy and pool.zeros schedule the end-of-task submission: nothing sta
 
 test('500 tensors of 4 KiB to 1 MiB uploaded, added and disposed in one task need at most 40 buffers', async () => {
   const r = await fx.page.evaluate(async () => {
+    const { churn500 } = await import('/bench/hotpath-workload.mjs');
     await nextTask();
     engine.pool.trim(0);
-    let seed = 7;
-    const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
     const s0 = engine.stats();
     let peak = 0;
-    let last;
-    for (let i = 0; i < 500; i++) {
-      const n = 1024 + Math.floor(rand() * 255 * 1024);
-      const x = engine.toDevice(new Float32Array(n).fill(i));
-      const y = engine.add(x, 1);
-      x.dispose();
-      last?.dispose();
-      last = y;
-      peak = Math.max(peak, engine.stats().pool.bytesInUse);
-    }
+    const last = churn500(engine, () => { peak = Math.max(peak, engine.stats().pool.bytesInUse); });
     const s1 = engine.stats();
     const live = last.byteLength;
     const v = await last.toHost();
