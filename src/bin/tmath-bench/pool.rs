@@ -17,28 +17,23 @@ pub(crate) fn pool_suite(out: &mut Report) {
             pool.put(&t).expect("put");
         });
         let device = engine.device();
+        // The buffer a pool hit stands in for: a tensor's storage.
+        let raw_desc = wgpu::BufferDescriptor {
+            label: None,
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        };
         let create_ns = time_ns(9, 200, || {
-            let b = device.create_buffer(&wgpu::BufferDescriptor {
-                label: None,
-                size: bytes,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
+            let b = device.create_buffer(&raw_desc);
             b.destroy();
         });
         // Creation is lazy on some drivers; a first use makes it real, so time that too.
         let queue = engine.queue();
         let create_use_ns = time_ns(5, 50, || {
-            let b = device.create_buffer(&wgpu::BufferDescriptor {
-                label: None,
-                size: bytes,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
+            let b = device.create_buffer(&raw_desc);
             queue.write_buffer(&b, 0, &[0u8; 4]);
             queue.submit([]);
             b.destroy();
