@@ -6,16 +6,21 @@
 //   node bench/node.mjs [--json] [--out DIR]     (needs `npm run build` first)
 //
 // Without a GPU, Dawn needs a Vulkan driver it accepts: Chromium's SwiftShader (it refuses
-// lavapipe); this script points VK_DRIVER_FILES at it when nothing else is set and no GPU
-// driver is found. Writes DIR/node-results.json (DIR defaults to bench/out).
-import { existsSync } from 'node:fs';
+// lavapipe); this script points VK_DRIVER_FILES at it when nothing else is set and the machine
+// has no GPU device node (/dev/nvidia0, /dev/dri/renderD*): Mesa installs Intel and AMD
+// drivers whether or not such hardware is there, so the driver files do not tell.
+// Writes DIR/node-results.json (DIR defaults to bench/out).
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
-const gpuDrivers = ['/usr/share/vulkan/icd.d/nvidia_icd.json', '/etc/vulkan/icd.d/nvidia_icd.json', '/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json'];
-if (!process.env.VK_DRIVER_FILES && !gpuDrivers.some(existsSync) && existsSync(SWIFTSHADER)) {
+const gpuNodes = [
+  ...(existsSync('/dev/nvidia0') ? ['/dev/nvidia0'] : []),
+  ...(existsSync('/dev/dri') ? readdirSync('/dev/dri').filter((name) => name.startsWith('renderD')) : []),
+];
+if (!process.env.VK_DRIVER_FILES && gpuNodes.length === 0 && existsSync(SWIFTSHADER)) {
   process.env.VK_DRIVER_FILES = SWIFTSHADER;
 }
 
