@@ -42,6 +42,12 @@ export interface EngineOptions {
    * room, the call throws `OutOfMemory` and changes nothing. Default: no limit but the device's.
    */
   memoryLimitBytes?: number;
+  /**
+   * Bytes of one chunk of a large transfer (a multiple of 256; default 8 MiB): readbacks larger
+   * than this move through a ring of 4 pooled staging buffers of this size, so staging stays
+   * bounded whatever the tensor's size.
+   */
+  transferChunkBytes?: number;
 }
 
 /** Options of `Engine.create`: the engine's options, and the `GPU` to request an adapter from. */
@@ -122,6 +128,19 @@ export interface ToDeviceOptions {
   device?: GPUDevice;
 }
 
+/** Bytes arriving over time: a stream, a fetch response, a file, or chunks from a generator. */
+export type ByteSource =
+  | ReadableStream<ArrayBufferView | ArrayBuffer> | Response | Blob
+  | AsyncIterable<ArrayBufferView | ArrayBuffer> | Iterable<ArrayBufferView | ArrayBuffer>
+  | ArrayBufferView | ArrayBuffer;
+
+export interface StreamOptions {
+  /** Convert each tensor on the GPU to this dtype (prepareTensor's semantics). */
+  precision?: DTypeName;
+  /** Abort the transfer: the promise rejects with InvalidArgument, the reason as `cause`. */
+  signal?: AbortSignal;
+}
+
 /** What toDevice accepts besides tmath Tensors. */
 export type DeviceInput =
   | Float32Array | Int32Array | Uint16Array | BigInt64Array | Float64Array | Uint8Array | ArrayBuffer
@@ -138,7 +157,14 @@ export declare class Tensor {
   /** The GPUBuffer (pending work is submitted first); may be larger than byteLength. */
   readonly gpuBuffer: GPUBuffer;
   readonly disposed: boolean;
+  /**
+   * Read the data back: into a new typed array, or into `out` (a typed array of the dtype, or a
+   * Uint8Array, exactly `byteLength` bytes), which the promise resolves to.
+   */
   toHost(): Promise<HostArray>;
+  toHost<T extends ArrayBufferView>(out: T): Promise<T>;
+  /** Read back chunk by chunk: at most one chunk waits for the consumer. */
+  read(options?: { chunkBytes?: number }): AsyncGenerator<HostArray, void, undefined>;
   dispose(): void;
   [Symbol.dispose](): void;
 }
@@ -168,6 +194,10 @@ export declare class Engine {
   readonly adapterInfo: AdapterInfo;
   toDevice(input: Tensor | DeviceInput, shape?: readonly number[], options?: ToDeviceOptions): Tensor;
   toDeviceAsync(input: Tensor | DeviceInput, shape?: readonly number[], options?: ToDeviceOptions): Promise<Tensor>;
+  /** Stream bytes onto the GPU as they arrive, with bounded host memory. */
+  toDeviceStream(source: ByteSource, shape: readonly number[], options: StreamOptions & { dtype: DTypeName | 'int64' }): Promise<Tensor>;
+  /** Load a safetensors file into `{ [name]: Tensor }`, each tensor streamed in file order. */
+  loadSafetensors(source: ByteSource, options?: StreamOptions): Promise<Record<string, Tensor>>;
   prepareTensor(tensor: Tensor, precision?: DTypeName): Tensor;
   cast(tensor: Tensor, dtype: DTypeName): Tensor;
   copy(tensor: Tensor): Tensor;

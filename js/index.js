@@ -216,7 +216,7 @@ function readOptions(options, allowed, what = 'options') {
     const value = 'value' in descriptor ? descriptor.value : guarded(`option ${key}`, () => descriptor.get.call(options));
     // Only primitives go on to wasm (a GPUDevice for `device`, checked by brand; `gpu` stays in
     // JS): an object there could run code.
-    if (value !== null && (typeof value === 'object' || typeof value === 'function') && key !== 'device' && key !== 'gpu') {
+    if (value !== null && (typeof value === 'object' || typeof value === 'function') && key !== 'device' && key !== 'gpu' && key !== 'signal') {
       throw tmathError('InvalidArgument', `option \`${key}\` must be a ${key === 'adopt' || key === 'zeroOnReuse' ? 'boolean' : key === 'dtype' || key === 'precision' || key === 'powerPreference' ? 'string' : 'number'}, got ${describe(value)}`);
     }
     out[key] = value;
@@ -249,7 +249,7 @@ function call(fn) {
 
 const CONSTRUCT = Symbol('tmath.construct');
 
-const ENGINE_OPTIONS = ['precision', 'memoryLimitBytes', 'poolBudgetBytes', 'maxPerClass', 'minClassBytes', 'powerPreference', 'zeroOnReuse'];
+const ENGINE_OPTIONS = ['precision', 'memoryLimitBytes', 'poolBudgetBytes', 'maxPerClass', 'minClassBytes', 'powerPreference', 'zeroOnReuse', 'transferChunkBytes'];
 const ENGINE_OPTIONS_WITH_GPU = [...ENGINE_OPTIONS, 'gpu'];
 
 function nullProto(object) {
@@ -460,6 +460,218 @@ function describe(value) {
   }
 }
 
+/** The typed array `toHost()` gives for `dtype`, over `buffer`. */
+function hostArray(dtype, buffer) {
+  switch (dtype) {
+    case 'float32': return new Float32Array(buffer);
+    case 'int32': return new Int32Array(buffer);
+    case 'float16': return typeof Float16Array === 'function' ? new Float16Array(buffer) : new Uint16Array(buffer);
+    default: return new Uint16Array(buffer);
+  }
+}
+
+/** Typed arrays `toHost(out)` fills, by dtype (a Uint8Array takes any dtype's bytes). */
+const OUT_ARRAYS = {
+  float32: ['Float32Array'], int32: ['Int32Array'], float16: ['Float16Array', 'Uint16Array'], bfloat16: ['Uint16Array'],
+};
+
+/** `out` for `toHost(out)` as a clean Uint8Array over its memory, checked against the tensor. */
+function hostOutput(out, dtype, byteLength) {
+  const tag = typedArrayTag(out);
+  if (tag === undefined || (tag !== 'Uint8Array' && !OUT_ARRAYS[dtype]?.includes(tag))) {
+    throw tmathError('InvalidArgument', `invalid argument \`out\`: a ${dtype} tensor reads into a ${[...(OUT_ARRAYS[dtype] ?? []), 'Uint8Array'].join(' or ')}, got ${describe(out)}`);
+  }
+  const buffer = taBuffer.call(out);
+  if (isDetached(buffer)) throw tmathError('InvalidArgument', 'invalid argument `out`: its ArrayBuffer is detached');
+  const perElement = tag === 'Uint8Array' ? 1 : tag === 'Float32Array' || tag === 'Int32Array' ? 4 : 2;
+  const bytes = taLength.call(out) * perElement;
+  if (bytes !== byteLength) {
+    throw tmathError('DataLengthMismatch', `data length mismatch: the tensor has ${byteLength} bytes, \`out\` holds ${bytes}`);
+  }
+  return new Uint8Array(buffer, taByteOffset.call(out), bytes);
+}
+
+/** `tensor.read()`: chunks from wasm's `readChunks`, at most one waiting for the consumer. */
+async function* readChunks(inner, chunkBytes, dtype) {
+  const ready = [];
+  let wake = null; // the consumer waiting for a chunk
+  let resume = null; // the producer waiting for the consumer
+  let stopped = false;
+  let finished = false;
+  let failure;
+  const signal = () => { const w = wake; wake = null; w?.(); };
+  const done = call(() => inner.readChunks(chunkBytes, (copy) => {
+    ready.push(hostArray(dtype, copy));
+    signal();
+    if (stopped) return false;
+    return new Promise((resolve) => { resume = resolve; });
+  })).then(() => { finished = true; signal(); }, (e) => { failure = e; finished = true; signal(); });
+  try {
+    for (;;) {
+      if (ready.length > 0) {
+        const chunk = ready.shift();
+        // The next chunk is copied out while this one is consumed.
+        const r = resume; resume = null; r?.(true);
+        yield chunk;
+        continue;
+      }
+      if (finished) {
+        if (failure !== undefined) throw failure;
+        return;
+      }
+      await new Promise((resolve) => { wake = resolve; });
+    }
+  } finally {
+    stopped = true;
+    const r = resume; resume = null; r?.(false);
+    await done;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Byte sources for toDeviceStream and loadSafetensors: a ReadableStream, a Response, a Blob, or
+// an (async) iterable of byte chunks, read one chunk at a time, with an AbortSignal.
+// ---------------------------------------------------------------------------------------------
+
+const dvBuffer = intrinsicGetter(DataView.prototype, 'buffer');
+const dvByteOffset = intrinsicGetter(DataView.prototype, 'byteOffset');
+const dvByteLength = intrinsicGetter(DataView.prototype, 'byteLength');
+const BYTES_PER = {
+  Int8Array: 1, Uint8Array: 1, Uint8ClampedArray: 1, Int16Array: 2, Uint16Array: 2, Float16Array: 2,
+  Int32Array: 4, Uint32Array: 4, Float32Array: 4, Float64Array: 8, BigInt64Array: 8, BigUint64Array: 8,
+};
+
+/** A stream chunk as a clean Uint8Array over its memory (no copy). */
+function bytesOf(value) {
+  const tag = typedArrayTag(value);
+  if (tag !== undefined && BYTES_PER[tag]) {
+    return new Uint8Array(taBuffer.call(value), taByteOffset.call(value), taLength.call(value) * BYTES_PER[tag]);
+  }
+  if (isView(value)) {
+    try { return new Uint8Array(dvBuffer.call(value), dvByteOffset.call(value), dvByteLength.call(value)); } catch { /* not a DataView */ }
+  }
+  const n = bufferByteLength(value);
+  if (n !== undefined) return new Uint8Array(value, 0, n);
+  throw tmathError('InvalidArgument', `invalid argument \`source\`: a chunk of the stream is ${describe(value)}, not bytes (Uint8Array, a typed array or an ArrayBuffer)`);
+}
+
+function checkSignal(signal) {
+  if (signal === undefined || signal === null) return undefined;
+  const aborted = guarded('signal.aborted', () => signal.aborted);
+  if (typeof aborted !== 'boolean' || typeof guarded('signal.addEventListener', () => signal.addEventListener) !== 'function') {
+    throw tmathError('InvalidArgument', `option \`signal\` must be an AbortSignal, got ${describe(signal)}`);
+  }
+  return signal;
+}
+
+function abortError(signal) {
+  const reason = guarded('signal.reason', () => signal.reason);
+  return inputError('InvalidArgument', `the transfer was aborted${reason === undefined ? '' : `: ${safeMessage(reason)}`}`, reason);
+}
+
+function streamError(e) {
+  if (isTmathError(e)) return e;
+  return inputError('InvalidArgument', `the source stream failed: ${safeMessage(e)}`, e);
+}
+
+function isInstance(value, name) {
+  const Ctor = globalThis[name];
+  return typeof Ctor === 'function' && value instanceof Ctor;
+}
+
+/** The chunks of `source` as clean Uint8Arrays; an abort or a failing source is a TmathError. */
+async function* byteChunks(source, signal) {
+  if (signal?.aborted) throw abortError(signal);
+  let stream = source;
+  if (isInstance(source, 'Response')) {
+    if (!source.ok) throw tmathError('InvalidArgument', `invalid argument \`source\`: the response has status ${source.status}`);
+    stream = source.body;
+    if (stream === null) return;
+  } else if (isInstance(source, 'Blob')) {
+    stream = source.stream();
+  }
+  if (isInstance(stream, 'ReadableStream')) {
+    let reader;
+    try { reader = stream.getReader(); } catch (e) { throw streamError(e); }
+    let onAbort;
+    const aborted = new Promise((_, reject) => { onAbort = () => reject(abortError(signal)); });
+    aborted.catch(() => {});
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let ended = false;
+    try {
+      for (;;) {
+        let next;
+        try {
+          next = await (signal ? Promise.race([reader.read(), aborted]) : reader.read());
+        } catch (e) { throw streamError(e); }
+        if (next.done) { ended = true; return; }
+        yield bytesOf(next.value);
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (!ended) reader.cancel().catch(() => {});
+      try { reader.releaseLock(); } catch { /* still reading */ }
+    }
+  }
+  if (isView(source) || bufferByteLength(source) !== undefined) {
+    // Bytes already in memory: one chunk.
+    yield bytesOf(source);
+    return;
+  }
+  const iterate = source !== null && typeof source === 'object'
+    ? guarded('source[Symbol.asyncIterator]', () => source[Symbol.asyncIterator] ?? source[Symbol.iterator]) : undefined;
+  if (typeof iterate !== 'function') {
+    throw tmathError('InvalidArgument', `invalid argument \`source\`: expected a ReadableStream, a Response, a Blob, an (async) iterable of byte chunks or bytes, got ${describe(source)}`);
+  }
+  const it = guarded('the source iterator', () => iterate.call(source));
+  try {
+    for (;;) {
+      let next;
+      try { next = await it.next(); } catch (e) { throw streamError(e); }
+      if (signal?.aborted) throw abortError(signal);
+      if (next.done) return;
+      yield bytesOf(next.value);
+    }
+  } finally {
+    try { await it.return?.(); } catch { /* its own cleanup failed; the load has its error */ }
+  }
+}
+
+/** Reads a byte source in pieces of at most a given size (subarrays: no copy). */
+class ByteReader {
+  #it;
+  #piece = null;
+  #at = 0;
+  constructor(it) { this.#it = it; }
+  /** Up to `max` bytes, or null at the end. */
+  async take(max) {
+    while (this.#piece === null || this.#at >= this.#piece.length) {
+      const { done, value } = await this.#it.next();
+      if (done) return null;
+      this.#piece = value;
+      this.#at = 0;
+    }
+    const n = Math.min(max, this.#piece.length - this.#at);
+    const out = this.#piece.subarray(this.#at, this.#at + n);
+    this.#at += n;
+    return out;
+  }
+  /** Exactly `n` bytes (copied), or fewer at the end. */
+  async exact(n) {
+    const out = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const piece = await this.take(n - got);
+      if (piece === null) break;
+      out.set(piece, got);
+      got += piece.length;
+    }
+    return got === n ? out : out.subarray(0, got);
+  }
+  async close() { await this.#it.return(); }
+}
+
+
 /**
  * A tensor on the GPU: shape, dtype and a buffer leased from its engine's pool.
  * `dispose()` returns the buffer to the pool; afterwards `gpuBuffer`, `toHost()` and `dispose()`
@@ -499,12 +711,24 @@ export class Tensor {
    * Read the data back: Float32Array, Int32Array, Float16Array where the browser has it (else a
    * Uint16Array of float16 bits), or a Uint16Array of bfloat16 bits.
    */
-  toHost() {
+  toHost(out) {
     try {
-      return call(() => this.#inner.toHost());
+      if (out === undefined) return call(() => this.#inner.toHost());
+      const bytes = hostOutput(out, this.dtype, this.byteLength);
+      return call(() => this.#inner.toHostInto(bytes)).then(() => out);
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+  /**
+   * Read the data back chunk by chunk, an async iterator of typed arrays (as `toHost()`'s,
+   * `chunkBytes` each, the last shorter; default: the engine's `transferChunkBytes`). At most
+   * one chunk waits for you while the next ones are copied on the GPU; leaving the loop early
+   * stops the read and returns its staging buffers.
+   */
+  read(options) {
+    const { chunkBytes } = readOptions(options, ['chunkBytes']);
+    return readChunks(this.#inner, chunkBytes, this.dtype);
   }
   toString() { return `Tensor(${this.dtype}, [${this.shape.join(', ')}])`; }
 }
@@ -823,5 +1047,92 @@ export class Engine {
       return this.#wrap(await call(() => this.#inner.toDeviceBufferAsync(input, cleanShape(shape), dtype, adopt === true)));
     }
     return this.toDevice(input, shape, options);
+  }
+
+  /**
+   * Stream bytes onto the GPU as they arrive: `source` is a ReadableStream, a Response, a Blob
+   * or an (async) iterable of byte chunks; `dtype` (required) names their layout ('float32',
+   * 'float16', 'bfloat16', 'int32', or 'int64', kept as int32 if every value fits); `precision`,
+   * if given, converts on the GPU at the end (prepareTensor's semantics). Host memory stays
+   * bounded: each chunk is written as it comes. A stream shorter or longer than `shape` is
+   * DataLengthMismatch; a failing stream or an aborted `signal` is InvalidArgument with the
+   * stream's error (or the abort reason) as `cause`. On any error the buffer is back in the pool.
+   */
+  async toDeviceStream(source, shape, options) {
+    const { dtype, precision, signal } = readOptions(options, ['dtype', 'precision', 'signal']);
+    if (typeof dtype !== 'string') throw tmathError('UnsupportedDtype', `toDeviceStream needs the bytes' \`dtype\` ('float32', 'float16', 'bfloat16', 'int32' or 'int64'), got ${describe(dtype)}`);
+    checkSignal(signal);
+    const target = cleanDtype(precision, 'precision');
+    const upload = call(() => this.#inner.uploadBegin(cleanShape(shape), dtype));
+    try {
+      for await (const piece of byteChunks(source, signal)) {
+        const drain = call(() => upload.write(piece));
+        if (drain !== undefined) await drain;
+      }
+      if (signal?.aborted) throw abortError(signal);
+      return this.#wrap(call(() => upload.finish(target)));
+    } finally {
+      upload.abort();
+      upload.free();
+    }
+  }
+
+  /**
+   * Load a safetensors file (a ReadableStream, a Response, a Blob or an async iterable of byte
+   * chunks) into `{ [name]: Tensor }`: the header first, then each tensor streamed into a pooled
+   * buffer in file order, with host memory bounded by one network chunk plus the header.
+   * float32, float16, bfloat16 and int32 keep their dtype unless `precision` is given (then
+   * converted on the GPU as prepareTensor does); int64 becomes int32 if every value fits
+   * (ValueOutOfRange otherwise); any other dtype is UnsupportedDtype naming the tensor. A
+   * malformed header (not UTF-8, not JSON, offsets that overlap or leave gaps) is
+   * InvalidArgument; a file shorter or longer than its header says is DataLengthMismatch. On any
+   * error every tensor loaded so far is disposed and every buffer is back in the pool.
+   */
+  async loadSafetensors(source, options) {
+    const { precision, signal } = readOptions(options, ['precision', 'signal']);
+    checkSignal(signal);
+    const target = cleanDtype(precision, 'precision');
+    const input = new ByteReader(byteChunks(source, signal));
+    const loaded = {};
+    let upload;
+    try {
+      const prefix = await input.exact(8);
+      if (prefix.length < 8) throw tmathError('DataLengthMismatch', `data length mismatch: a safetensors file starts with an 8-byte header length, got ${prefix.length} bytes`);
+      const n = call(() => this.#inner.safetensorsHeaderLength(prefix));
+      const header = await input.exact(n);
+      if (header.length < n) throw tmathError('InvalidArgument', `invalid argument \`header\`: the safetensors header claims ${n} bytes but the file ends after ${header.length}`);
+      const { entries, dataBytes } = call(() => this.#inner.safetensorsHeader(header));
+      let read = 0;
+      for (const entry of entries) {
+        upload = call(() => this.#inner.uploadBegin(entry.shape, entry.dtype));
+        for (let left = entry.bytes; left > 0;) {
+          const piece = await input.take(left);
+          if (piece === null) throw tmathError('DataLengthMismatch', `data length mismatch: the header describes ${dataBytes} bytes of data, the file ends after ${read}`);
+          const drain = call(() => upload.write(piece));
+          if (drain !== undefined) await drain;
+          left -= piece.length;
+          read += piece.length;
+        }
+        let tensor = this.#wrap(call(() => upload.finish(undefined)));
+        upload.free();
+        upload = undefined;
+        if (target !== undefined) {
+          const prepared = this.prepareTensor(tensor, target);
+          if (prepared !== tensor) tensor.dispose();
+          tensor = prepared;
+        }
+        Object.defineProperty(loaded, entry.name, { value: tensor, enumerable: true, writable: true, configurable: true });
+      }
+      let extra = 0;
+      for (let piece; (piece = await input.take(1 << 20)) !== null;) extra += piece.length;
+      if (extra > 0) throw tmathError('DataLengthMismatch', `data length mismatch: the header describes ${dataBytes} bytes of data, the file has ${extra} more`);
+      return loaded;
+    } catch (e) {
+      upload?.abort();
+      upload?.free();
+      for (const tensor of Object.values(loaded)) tensor[DISPOSE]();
+      await input.close().catch(() => {});
+      throw e;
+    }
   }
 }

@@ -28,6 +28,10 @@ pub struct EngineConfig {
     /// value written through one tensor can be read through another, at the cost of a clear
     /// per reuse.
     pub zero_on_reuse: bool,
+    /// Bytes of one chunk of a large transfer (default [`TRANSFER_CHUNK_BYTES`]): readbacks and
+    /// streamed uploads larger than this move through a ring of [`TRANSFER_RING`] pooled staging
+    /// buffers of this size, so staging stays bounded whatever the tensor's size.
+    pub transfer_chunk_bytes: u64,
 }
 
 impl Default for EngineConfig {
@@ -41,6 +45,7 @@ impl Default for EngineConfig {
             upload_conversion: ConversionSite::Auto,
             ledger_capacity: 256,
             zero_on_reuse: false,
+            transfer_chunk_bytes: TRANSFER_CHUNK_BYTES,
         }
     }
 }
@@ -61,6 +66,15 @@ pub enum UploadRoute {
     /// `QueueWrite`).
     Staged,
 }
+
+/// Bytes of one chunk of a bounded transfer, by default ([`EngineConfig::transfer_chunk_bytes`]).
+/// Dawn's own `writeBuffer` stages in 4 MiB chunks; 8 MiB measured best for readbacks on the
+/// H100 (see bench/RESULTS.md) and costs 32 MiB of staging with the ring below.
+pub const TRANSFER_CHUNK_BYTES: u64 = 8 << 20;
+
+/// Chunks in flight in a bounded transfer: while the host takes one out of (or puts one into)
+/// its mapped staging buffer, the GPU copies the others.
+pub const TRANSFER_RING: usize = 4;
 
 /// Uploads from this size up take the staged-write route under [`UploadRoute::Auto`] on
 /// adapters without unified memory: `queue.write_buffer` allocates a fresh staging buffer per

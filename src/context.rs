@@ -89,6 +89,8 @@ pub(crate) struct State {
     end_of_task_scheduled: bool,
     /// Set by [`State::close`]: buffers coming back are destroyed, not kept.
     closed: bool,
+    /// The index of the last submission: a chunked transfer waits for one of its own natively.
+    pub last_submission: Option<wgpu::SubmissionIndex>,
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     /// Upload staging buffers used by pending commands: mapped again once submitted, then they
     /// return to the pool through `remapped` (native only).
@@ -123,6 +125,7 @@ impl State {
             #[cfg(target_arch = "wasm32")]
             end_of_task_scheduled: false,
             closed: false,
+            last_submission: None,
             remap_after_flush: Vec::new(),
             remapped: Arc::default(),
         }
@@ -216,11 +219,11 @@ impl State {
         }
         let submitted = match self.encoder.take() {
             Some(encoder) => {
-                self.queue.submit([encoder.finish()]);
+                self.last_submission = Some(self.queue.submit([encoder.finish()]));
                 true
             }
             None if self.writes_pending => {
-                self.queue.submit([]);
+                self.last_submission = Some(self.queue.submit([]));
                 true
             }
             None => false,

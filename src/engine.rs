@@ -67,6 +67,15 @@ impl Engine {
     }
 
     fn on(gpu: Gpu, config: EngineConfig) -> Result<Engine> {
+        if config.transfer_chunk_bytes < 256 || !config.transfer_chunk_bytes.is_multiple_of(256) {
+            return Err(Error::invalid_argument(
+                "transferChunkBytes",
+                format!(
+                    "expected a multiple of 256 bytes (at least 256), got {}",
+                    config.transfer_chunk_bytes
+                ),
+            ));
+        }
         if config.upload == UploadRoute::Mapped && !gpu.report.mappable_primary_buffers {
             return Err(Error::invalid_argument(
                 "upload",
@@ -171,7 +180,15 @@ impl Engine {
                 reason: format!("waiting for the GPU failed: {e}"),
             })?;
         MapWait(slot).await;
+        // Upload staging buffers whose work is done are mapped again: back to the pool.
+        self.shared.lock().collect_remapped();
         self.shared.gpu.check_alive()
+    }
+
+    /// [`Engine::synchronize`], blocking the calling thread (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn synchronize_blocking(&self) -> Result<()> {
+        crate::gpu::block_on(self.synchronize())
     }
 
     /// Release every idle buffer, and the device if tmath made it (a device from

@@ -318,6 +318,7 @@ pub(crate) use crate::platform::block_on;
 
 /// Map `buffer` and wait for it: natively by polling the device, on the web by awaiting the
 /// browser's `mapAsync`. A lost device gives `DeviceLost` instead of hanging.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // native mapped writes only
 pub(crate) async fn map(
     gpu: &Gpu,
     buffer: &wgpu::Buffer,
@@ -347,6 +348,7 @@ pub(crate) async fn map(
 }
 
 /// The first `len` bytes of a mapped range (a short range is `DeviceLost`, never a panic).
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // native readbacks only
 pub(crate) fn prefix(view: &[u8], len: u64) -> Result<&[u8]> {
     usize::try_from(len)
         .ok()

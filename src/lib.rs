@@ -41,7 +41,9 @@ mod precision;
 pub mod router;
 pub mod shape;
 pub mod stats;
+mod stream;
 mod tensor;
+pub(crate) mod weights;
 
 // The wasm-bindgen layer under js/index.js: its exports reach JS through wasm-bindgen, not through
 // Rust paths, so nothing of it is public Rust API.
@@ -58,4 +60,5 @@ pub use pool::{PoolConfig, PoolStats, SizeClass};
 pub use router::{ConversionSite, GpuCopy, Route, Transfer, UploadRoute};
 pub use shape::Shape;
 pub use stats::{Counters, Stats};
+pub use stream::{SourceType, Upload};
 pub use tensor::Tensor;

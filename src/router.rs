@@ -31,7 +31,7 @@ use std::sync::Mutex;
 
 pub use crate::config::{
     ConversionSite, GpuCopy, UploadRoute, COMPUTE_COPY_MIN_BYTES, GPU_CONVERSION_MIN_ELEMENTS,
-    STAGED_WRITE_MIN_BYTES,
+    STAGED_WRITE_MIN_BYTES, TRANSFER_CHUNK_BYTES, TRANSFER_RING,
 };
 pub use crate::ledger::{Route, Transfer};
 
@@ -211,6 +211,26 @@ impl Engine {
         let bytes = data.encode(target)?;
         let converted = matches!(bytes, std::borrow::Cow::Owned(_));
         let shared = &self.shared;
+        #[cfg(not(target_arch = "wasm32"))]
+        let len = bytes.len() as u64;
+        #[cfg(not(target_arch = "wasm32"))]
+        if upload_route(shared, len) == Route::StagedWrite
+            && len > shared.config.transfer_chunk_bytes
+        {
+            // Larger than one chunk: through the bounded staging ring, not one staging buffer
+            // as large as the tensor.
+            let mut upload =
+                crate::stream::Upload::new(shared, shape, target, crate::stream::SourceType::Same)?
+                    .described_as(data.type_name());
+            upload.write(&bytes)?;
+            let tensor = upload.finish(None)?;
+            if converted {
+                let mut state = shared.lock();
+                state.charge_conversion();
+                state.charge_copy(len);
+            }
+            return Ok(tensor);
+        }
         let mut state = shared.lock();
         let (tensor, route) = upload_bytes(shared, &mut state, shape, target, &bytes)?;
         if converted {

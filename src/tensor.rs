@@ -3,9 +3,7 @@
 use crate::context::Shared;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ledger::{Route, Transfer};
-use crate::platform::now_us;
-use crate::pool::{BufferKind, Lease};
+use crate::pool::Lease;
 use crate::shape::{byte_len, Shape};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -130,15 +128,37 @@ impl Tensor {
         Ok(())
     }
 
-    /// Read the tensor's bytes back (packed, little-endian as the GPU stores them).
+    /// Read the tensor's bytes back (packed, little-endian as the GPU stores them). Tensors
+    /// larger than [`crate::EngineConfig::transfer_chunk_bytes`] move through a bounded ring of
+    /// staging buffers, chunk by chunk.
     pub async fn to_host_bytes(&self) -> Result<Vec<u8>> {
-        read_back(self).await
+        read_back_as::<u8>(self).await
+    }
+
+    /// Read the tensor's bytes back into `out`, which must be exactly [`Tensor::byte_len`]
+    /// bytes long (else `DataLengthMismatch`, and nothing is read): no allocation per read.
+    pub async fn read_into_bytes(&self, out: &mut [u8]) -> Result<()> {
+        read_into_bytes(self, out).await
+    }
+
+    /// Read the tensor back into `out` (elements of the dtype's width, as [`Tensor::to_vec`]),
+    /// blocking (native only). `DataLengthMismatch` unless `out` holds exactly the tensor.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn read_into<T: bytemuck::Pod>(&self, out: &mut [T]) -> Result<()> {
+        self.check_element::<T>()?;
+        crate::gpu::block_on(read_into_bytes(self, bytemuck::cast_slice_mut(out)))
     }
 
     /// Read the tensor back as `T` (which must match the dtype's width: `f32`/`i32`/`u32` for
     /// 4-byte dtypes, `u16`/`half::f16`/`half::bf16` for 2-byte ones), blocking (native only).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn to_vec<T: bytemuck::Pod>(&self) -> Result<Vec<T>> {
+        self.check_element::<T>()?;
+        crate::gpu::block_on(read_back_as::<T>(self))
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn check_element<T>(&self) -> Result<()> {
         if std::mem::size_of::<T>() as u64 != self.dtype().size_bytes() {
             return Err(Error::UnsupportedDtype {
                 name: std::any::type_name::<T>().into(),
@@ -149,7 +169,7 @@ impl Tensor {
                 ),
             });
         }
-        crate::gpu::block_on(read_back_as::<T>(self))
+        Ok(())
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -252,105 +272,53 @@ impl Drop for TensorInner {
     }
 }
 
-/// Readback: copy the tensor into a pooled `MAP_READ` staging buffer (submitted together with
-/// any pending work), map it, and copy the mapped range out once. The staging buffer returns to
-/// the pool only after its map completed and it was unmapped, so it is never reused mid-map.
-pub(crate) async fn read_back(tensor: &Tensor) -> Result<Vec<u8>> {
-    read_back_with(tensor, |mapped| Ok(mapped.to_vec())).await
-}
-
-/// Readback into a `Vec<T>`: one copy out of the mapped range, straight into the result.
-#[cfg(not(target_arch = "wasm32"))]
+/// Readback into a new `Vec<T>`: each chunk copied once, from its mapped staging range straight
+/// into the result (see [`crate::stream::read_chunks`]).
 pub(crate) async fn read_back_as<T: bytemuck::Pod>(tensor: &Tensor) -> Result<Vec<T>> {
-    read_back_with(tensor, |mapped| {
-        let mut out = vec![T::zeroed(); mapped.len() / std::mem::size_of::<T>()];
-        bytemuck::cast_slice_mut(&mut out).copy_from_slice(mapped);
-        Ok(out)
-    })
-    .await
+    let len = usize::try_from(tensor.byte_len()).map_err(|_| Error::TooLarge {
+        what: "readback on this host",
+        requested: tensor.byte_len(),
+        limit: usize::MAX as u64,
+    })?;
+    let mut out = vec![T::zeroed(); len / std::mem::size_of::<T>()];
+    read_into_bytes(tensor, bytemuck::cast_slice_mut(&mut out)).await?;
+    Ok(out)
 }
 
-/// Readback with `take` copying the tensor's bytes out of the mapped staging range, once.
-pub(crate) async fn read_back_with<R>(
-    tensor: &Tensor,
-    take: impl FnOnce(&[u8]) -> Result<R>,
-) -> Result<R> {
-    read_back_mapped(tensor, |buffer, len| {
-        let view = buffer
-            .get_mapped_range(0..len.next_multiple_of(4))
-            .map_err(|e| Error::DeviceLost {
-                reason: format!("mapped range unavailable: {e}"),
-            })?;
-        take(crate::gpu::prefix(&view, len)?)
-    })
-    .await
-}
-
-/// Readback with `take` reading the mapped staging buffer (`buffer`, tensor length `len`);
-/// the buffer is unmapped and returned to the pool afterwards.
-pub(crate) async fn read_back_mapped<R>(
-    tensor: &Tensor,
-    take: impl FnOnce(&wgpu::Buffer, u64) -> Result<R>,
-) -> Result<R> {
-    let start = now_us();
-    let shared = Arc::clone(tensor.shared());
-    let gpu = &shared.gpu;
-    gpu.check_alive()?;
-    let len = tensor.byte_len();
-    let copy_len = len.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
-    let staging = {
-        let mut state = shared.lock();
-        #[cfg(target_arch = "wasm32")]
-        let foreign = tensor.foreign_buffer()?;
-        #[cfg(not(target_arch = "wasm32"))]
-        let foreign: Option<()> = None;
-        let source = if foreign.is_none() {
-            Some(tensor.raw_buffer()?)
-        } else {
-            None
-        };
-        let staging = shared.acquire(&mut state, copy_len, BufferKind::Readback)?;
-        if let Some(source) = source {
-            state
-                .encoder()
-                .copy_buffer_to_buffer(&source, 0, &staging.buffer, 0, copy_len);
-            state.flush();
-        } else {
-            // An adopted foreign GPUBuffer: wgpu cannot name it, so a raw copy, after pending work.
-            state.flush();
-            #[cfg(target_arch = "wasm32")]
-            if let Some(raw) = &foreign {
-                use crate::web::raw;
-                raw::copy_now(
-                    &raw::of_device(&gpu.device),
-                    raw,
-                    &raw::of_buffer(&staging.buffer),
-                    copy_len,
-                );
-                state.charge_submit();
-            }
-        }
-        state.charge_transfer(len);
-        staging
-    };
-    let result = match crate::gpu::map(gpu, &staging.buffer, wgpu::MapMode::Read, copy_len).await {
-        Ok(()) => {
-            let taken = take(&staging.buffer, len);
-            staging.buffer.unmap();
-            taken
-        }
-        Err(e) => Err(e),
-    };
-    let mut state = shared.lock();
-    match result {
-        Ok(out) => {
-            state.release(staging);
-            state.record(Transfer::since(Route::Readback, tensor.dtype(), len, start));
-            Ok(out)
-        }
-        Err(e) => {
-            state.pool.discard(&staging);
-            Err(e)
-        }
+/// Readback into `out` (exactly the tensor's byte length), chunk by chunk.
+pub(crate) async fn read_into_bytes(tensor: &Tensor, out: &mut [u8]) -> Result<()> {
+    if out.len() as u64 != tensor.byte_len() {
+        return Err(Error::DataLengthMismatch {
+            expected: tensor.byte_len(),
+            got: out.len() as u64,
+        });
     }
+    crate::stream::read_chunks(tensor, None, |buffer, at, n| {
+        let dst = usize::try_from(at)
+            .ok()
+            .and_then(|at| out.get_mut(at..at + n as usize))
+            .ok_or_else(|| Error::DeviceLost {
+                reason: "a readback chunk past the tensor's end".into(),
+            })?;
+        copy_chunk(buffer, n, dst)?;
+        Ok(std::future::ready(Ok(true)))
+    })
+    .await
+}
+
+/// Copy a mapped readback chunk of `n` bytes into `dst`.
+#[cfg(not(target_arch = "wasm32"))]
+fn copy_chunk(buffer: &wgpu::Buffer, n: u64, dst: &mut [u8]) -> Result<()> {
+    crate::stream::with_mapped(buffer, n, |src| crate::stream::copy_parallel(dst, src))
+}
+
+#[cfg(target_arch = "wasm32")]
+fn copy_chunk(buffer: &wgpu::Buffer, n: u64, dst: &mut [u8]) -> Result<()> {
+    let mapped = crate::web::raw::of_buffer(buffer)
+        .get_mapped_range(0.0, n.next_multiple_of(4) as f64)
+        .map_err(|e| Error::DeviceLost {
+            reason: format!("mapped range unavailable: {e:?}"),
+        })?;
+    js_sys::Uint8Array::new_with_byte_offset_and_length(&mapped, 0, n as u32).copy_to(dst);
+    Ok(())
 }

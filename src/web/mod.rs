@@ -27,6 +27,7 @@ use wasm_bindgen::prelude::*;
 
 #[allow(missing_docs)] // raw WebGPU bindings: the names are the WebGPU API's
 pub(crate) mod raw;
+mod stream;
 mod transfer;
 
 #[wasm_bindgen(start)]
@@ -52,7 +53,7 @@ fn get(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
-const OPTIONS: [&str; 7] = [
+const OPTIONS: [&str; 8] = [
     "precision",
     "memoryLimitBytes",
     "poolBudgetBytes",
@@ -60,6 +61,7 @@ const OPTIONS: [&str; 7] = [
     "minClassBytes",
     "powerPreference",
     "zeroOnReuse",
+    "transferChunkBytes",
 ];
 
 /// The largest `maxPerClass` accepted (far above any useful cap; keeps it from wrapping).
@@ -131,6 +133,10 @@ fn engine_config(options: &JsValue) -> crate::Result<EngineConfig> {
     let limit = get(options, "memoryLimitBytes");
     if !limit.is_undefined() {
         config.pool.memory_limit_bytes = byte_count(&limit, "memoryLimitBytes")?;
+    }
+    let chunk = get(options, "transferChunkBytes");
+    if !chunk.is_undefined() {
+        config.transfer_chunk_bytes = byte_count(&chunk, "transferChunkBytes")?;
     }
     let zero = get(options, "zeroOnReuse");
     if !zero.is_undefined() {
@@ -536,22 +542,38 @@ impl WasmTensor {
 
     /// Read back as the dtype's typed array: `Float32Array`, `Int32Array`, `Float16Array` where
     /// the browser has it (else `Uint16Array` of bits), `Uint16Array` of bits for bfloat16.
+    /// One copy: a tensor of one chunk is sliced out of its mapped staging range; a larger one is
+    /// copied chunk by chunk into the result's own memory.
     #[wasm_bindgen(js_name = toHost)]
     pub fn to_host(&self) -> js_sys::Promise {
         let tensor = self.tensor.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let dtype = tensor.dtype();
-            // One copy: from the mapped staging range straight into the result's own memory.
-            crate::tensor::read_back_mapped(&tensor, |buffer, len| {
-                let mapped = raw::of_buffer(buffer)
-                    .get_mapped_range(0.0, len.next_multiple_of(4) as f64)
-                    .map_err(|e| Error::DeviceLost {
-                        reason: format!("mapped range unavailable: {e:?}"),
-                    })?;
-                Ok(typed_array(dtype, mapped.slice_with_end(0, len as u32)))
+            let len = tensor.byte_len();
+            let mut whole: Option<js_sys::ArrayBuffer> = None;
+            let mut result: Option<js_sys::Uint8Array> = None;
+            crate::stream::read_chunks(&tensor, None, |buffer, at, n| {
+                let mapped = stream::mapped(buffer, n)?;
+                if at == 0 && n == len {
+                    whole = Some(mapped.slice_with_end(0, n as u32));
+                } else {
+                    let out = result
+                        .get_or_insert_with(|| js_sys::Uint8Array::new_with_length(len as u32));
+                    out.set(
+                        &js_sys::Uint8Array::new_with_byte_offset_and_length(&mapped, 0, n as u32),
+                        at as u32,
+                    );
+                }
+                Ok(std::future::ready(Ok(true)))
             })
             .await
-            .map_err(to_js_error)
+            .map_err(to_js_error)?;
+            let raw = match (whole, result) {
+                (Some(raw), _) => raw,
+                (None, Some(out)) => out.buffer(),
+                (None, None) => js_sys::ArrayBuffer::new(0),
+            };
+            Ok(typed_array(dtype, raw))
         })
     }
 }

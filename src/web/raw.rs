@@ -63,6 +63,8 @@ extern "C" {
     ) -> Result<(), JsValue>;
     #[wasm_bindgen(method)]
     pub fn submit(this: &RawQueue, command_buffers: &js_sys::Array);
+    #[wasm_bindgen(method, js_name = onSubmittedWorkDone)]
+    pub fn on_submitted_work_done(this: &RawQueue) -> js_sys::Promise;
 
     /// `GPUCommandEncoder`.
     #[wasm_bindgen(js_name = GPUCommandEncoder)]
@@ -104,8 +106,19 @@ pub fn of_device(device: &wgpu::Device) -> RawDevice {
 /// Copy `size` bytes from `source` to `destination` on `device` in an encoder of its own,
 /// submitted at once.
 pub fn copy_now(device: &RawDevice, source: &RawBuffer, destination: &RawBuffer, size: u64) {
+    copy_range_now(device, source, 0, destination, size);
+}
+
+/// Copy `size` bytes at `offset` of `source` to the start of `destination`, submitted at once.
+pub fn copy_range_now(
+    device: &RawDevice,
+    source: &RawBuffer,
+    offset: u64,
+    destination: &RawBuffer,
+    size: u64,
+) {
     let encoder = device.create_command_encoder();
-    encoder.copy_buffer_to_buffer(source, 0.0, destination, 0.0, size as f64);
+    encoder.copy_buffer_to_buffer(source, offset as f64, destination, 0.0, size as f64);
     device
         .queue()
         .submit(&js_sys::Array::of1(&encoder.finish()));

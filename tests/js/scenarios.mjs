@@ -48,6 +48,197 @@ async function rawRead(device, buffer, bytes) {
 const STORAGE_COPY = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
 
 export const scenarios = {
+  /** Readbacks in chunks: into new arrays, into the caller's, as an async iterator; bounded staging. */
+  async chunkedReads({ tmath, gpu }) {
+    const engine = await tmath.Engine.create(on({ gpu }, { transferChunkBytes: 1024 }));
+    try {
+      const n = 10001;
+      const data = Float32Array.from({ length: n }, (_, i) => i * 0.25 - 7);
+      const t = engine.toDevice(data, [n]);
+      expectEqual(Array.from(await t.toHost()), Array.from(data), 'toHost() over 40 chunks');
+      await engine.synchronize();
+      const s0 = engine.pool.stats();
+      const out = new Float32Array(n);
+      expectEqual((await t.toHost(out)) === out, true, 'toHost(out) resolves to out');
+      expectEqual(Array.from(out), Array.from(data), 'toHost(out) values');
+      const s1 = engine.pool.stats();
+      expectEqual([s1.buffersCreated - s0.buffersCreated, s1.bytesInUse - s0.bytesInUse], [0, 0], 'the ring reused, staging back');
+      const bytes = new Uint8Array(n * 4);
+      await t.toHost(bytes);
+      expectEqual(Array.from(new Float32Array(bytes.buffer)), Array.from(data), 'toHost(Uint8Array)');
+      expectEqual(await codeOf(() => t.toHost(new Float32Array(n - 1))), 'DataLengthMismatch', 'short out');
+      expectEqual(await codeOf(() => t.toHost(new Int32Array(n))), 'InvalidArgument', 'out of another type');
+      const sizes = [];
+      const seen = [];
+      for await (const chunk of t.read({ chunkBytes: 4096 })) {
+        sizes.push(chunk.length);
+        seen.push(...chunk);
+      }
+      expectEqual(sizes, [1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 785], 'read() chunk sizes');
+      expectEqual(seen, Array.from(data), 'read() values');
+      for await (const chunk of t.read()) { if (chunk.length !== 256) throw new Error('default chunk'); break; }
+      await engine.synchronize();
+      expectEqual(engine.pool.stats().bytesInUse, s0.bytesInUse, 'an early break returns the staging');
+      expectEqual(await codeOf(async () => { for await (const c of t.read({ chunkBytes: 6 })) void c; }), 'InvalidArgument', 'chunkBytes not a multiple of 4');
+      const half = engine.toDevice(new Uint16Array([0x3c00, 0x4000, 0x4200]), [3], { dtype: 'float16' });
+      const h = await half.toHost(new Uint16Array(3));
+      expectEqual(Array.from(h), [0x3c00, 0x4000, 0x4200], 'odd float16 into Uint16Array');
+      half.dispose();
+      t.dispose();
+    } finally {
+      engine.dispose();
+    }
+    // A tensor over half the memory limit reads back through the ring.
+    const limited = await tmath.Engine.create(on({ gpu }, { memoryLimitBytes: 8 << 20, transferChunkBytes: 256 << 10 }));
+    try {
+      const big = new Float32Array(5 << 18).map((_, i) => i % 1000);
+      const t = limited.toDevice(big, [big.length]);
+      const back = await t.toHost();
+      expectEqual(back.length === big.length && back.every((v, i) => v === big[i]), true, '5 MiB under an 8 MiB limit');
+    } finally {
+      limited.dispose();
+    }
+  },
+
+  /** toDeviceStream from every kind of source, int64, precision, and every failure. */
+  async streamedUploads({ tmath, gpu }) {
+    const engine = await tmath.Engine.create(on({ gpu }));
+    try {
+      const n = 3001;
+      const data = Float32Array.from({ length: n }, (_, i) => i - 1500.5);
+      const raw = new Uint8Array(data.buffer);
+      const pieces = (bytes, sizes) => {
+        const out = [];
+        for (let at = 0, i = 0; at < bytes.length; i++) {
+          const end = Math.min(bytes.length, at + sizes[i % sizes.length]);
+          out.push(bytes.slice(at, end));
+          at = end;
+        }
+        return out;
+      };
+      const streamOf = (chunks) => new ReadableStream({ start(c) { for (const x of chunks) c.enqueue(x); c.close(); } });
+      const sources = {
+        'ReadableStream, odd pieces': () => streamOf(pieces(raw, [1, 3, 7, 4099, 13])),
+        Blob: () => new Blob([raw.slice(0, 5000), raw.slice(5000)]),
+        Response: () => new Response(new Blob([raw])),
+        'async generator': () => (async function* () { for (const p of pieces(raw, [6000, 5, 999])) yield p; })(),
+        'array of ArrayBuffers': () => pieces(raw, [4096]).map((p) => p.buffer),
+      };
+      for (const [name, make] of Object.entries(sources)) {
+        const t = await engine.toDeviceStream(make(), [n], { dtype: 'float32' });
+        expectEqual(Array.from(await t.toHost()), Array.from(data), name);
+        t.dispose();
+      }
+      const h = await engine.toDeviceStream(streamOf(pieces(raw, [1001])), [n], { dtype: 'float32', precision: 'float16' });
+      expectEqual([h.dtype, (await engine.cast(h, 'float32').toHost())[2]], ['float16', -1498], 'precision on the GPU (round to nearest even)');
+      h.dispose();
+      const ids = new BigInt64Array([1n, -2n, 3n, 2000000000n, -5n]);
+      const i = await engine.toDeviceStream(pieces(new Uint8Array(ids.buffer), [3, 5]), [5], { dtype: 'int64' });
+      expectEqual([i.dtype, Array.from(await i.toHost())], ['int32', [1, -2, 3, 2000000000, -5]], 'int64 as int32');
+      i.dispose();
+      await engine.synchronize();
+      const inUse = engine.pool.stats().bytesInUse;
+      const failing = new ReadableStream({ pull(c) { if (this.sent) c.error(new Error('network down')); else { this.sent = true; c.enqueue(raw.slice(0, 100)); } } });
+      const controller = new AbortController();
+      const stalled = new ReadableStream({ start(c) { c.enqueue(raw.slice(0, 64)); } });
+      setTimeout(() => controller.abort(new Error('user left')), 20);
+      const cases = {
+        'too long': [() => engine.toDeviceStream([raw, new Uint8Array(4)], [n], { dtype: 'float32' }), 'DataLengthMismatch'],
+        'too short': [() => engine.toDeviceStream([raw.slice(0, 100)], [n], { dtype: 'float32' }), 'DataLengthMismatch'],
+        'stream error': [() => engine.toDeviceStream(failing, [n], { dtype: 'float32' }), 'InvalidArgument'],
+        aborted: [() => engine.toDeviceStream(stalled, [n], { dtype: 'float32', signal: controller.signal }), 'InvalidArgument'],
+        'int64 out of range': [() => engine.toDeviceStream([new Uint8Array(new BigInt64Array([1n << 40n]).buffer)], [1], { dtype: 'int64' }), 'ValueOutOfRange'],
+        'no dtype': [() => engine.toDeviceStream([raw], [n]), 'UnsupportedDtype'],
+        'not bytes': [() => engine.toDeviceStream(['abc'], [n], { dtype: 'float32' }), 'InvalidArgument'],
+        'not a source': [() => engine.toDeviceStream(42, [n], { dtype: 'float32' }), 'InvalidArgument'],
+      };
+      for (const [name, [run, code]] of Object.entries(cases)) {
+        expectEqual(await codeOf(run), code, name);
+        expectEqual(engine.pool.stats().bytesInUse, inUse, `${name}: buffer back`);
+      }
+      let cause;
+      try { await engine.toDeviceStream(new ReadableStream({ pull(c) { c.error(new Error('network down')); } }), [n], { dtype: 'float32' }); } catch (e) { cause = e.cause?.message; }
+      expectEqual(cause, 'network down', 'the stream\'s error as cause');
+    } finally {
+      engine.dispose();
+    }
+  },
+
+  /** loadSafetensors: every dtype, precision, chunked sources, and every malformed file. */
+  async safetensors({ tmath, gpu }) {
+    const engine = await tmath.Engine.create(on({ gpu }));
+    try {
+      const file = (tensors, { header: override, data: extra } = {}) => {
+        const header = { __metadata__: { by: 'tmath tests' } };
+        const parts = [];
+        let at = 0;
+        for (const [name, dtype, shape, bytes] of tensors) {
+          header[name] = { dtype, shape, data_offsets: [at, at + bytes.byteLength] };
+          parts.push(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+          at += bytes.byteLength;
+        }
+        const json = override ?? new TextEncoder().encode(JSON.stringify(header));
+        const prefix = new Uint8Array(8);
+        new DataView(prefix.buffer).setBigUint64(0, BigInt(json.length), true);
+        return new Blob([prefix, json, ...parts, ...(extra ? [extra] : [])]);
+      };
+      const embed = Float32Array.from({ length: 2800 }, (_, i) => i * 0.25 - 7);
+      const norm = new Uint16Array([0x3c00, 0xc000, 0x4200]); // float16 1, -2, 3
+      const model = file([
+        ['embed', 'F32', [40, 70], embed],
+        ['norm.weight', 'F16', [3], norm],
+        ['scale', 'BF16', [2], new Uint16Array([0x3f80, 0x4000])], // bfloat16 1, 2
+        ['ids', 'I64', [3], new BigInt64Array([1n, -2n, 2000000000n])],
+        ['count', 'I32', [], new Int32Array([42])],
+      ]);
+      const bytes = new Uint8Array(await model.arrayBuffer());
+      const dribble = async function* () { for (let at = 0; at < bytes.length; at += 777) yield bytes.slice(at, at + 777); };
+      for (const [name, source] of [['Blob', model], ['Response', new Response(model)], ['dribble', dribble()]]) {
+        const w = await engine.loadSafetensors(source);
+        expectEqual(Object.keys(w), ['embed', 'norm.weight', 'scale', 'ids', 'count'], `${name}: file order`);
+        expectEqual([w.embed.dtype, w.embed.shape], ['float32', [40, 70]], `${name}: embed`);
+        expectEqual(Array.from(await w.embed.toHost()), Array.from(embed), `${name}: embed values`);
+        expectEqual(Array.from(await w['norm.weight'].toHost(new Uint16Array(3))), Array.from(norm), `${name}: float16 bits`);
+        expectEqual([w.scale.dtype, Array.from(await w.scale.toHost())], ['bfloat16', [0x3f80, 0x4000]], `${name}: bfloat16`);
+        expectEqual([w.ids.dtype, Array.from(await w.ids.toHost())], ['int32', [1, -2, 2000000000]], `${name}: int64`);
+        expectEqual([w.count.shape, Array.from(await w.count.toHost())], [[], [42]], `${name}: scalar`);
+        for (const t of Object.values(w)) t.dispose();
+      }
+      const f32 = await engine.loadSafetensors(model, { precision: 'float32' });
+      expectEqual(Object.values(f32).map((t) => t.dtype), ['float32', 'float32', 'float32', 'float32', 'float32'], 'precision');
+      expectEqual(Array.from(await f32['norm.weight'].toHost()), [1, -2, 3], 'float16 converted on the GPU');
+      for (const t of Object.values(f32)) t.dispose();
+      await engine.synchronize();
+      const inUse = engine.pool.stats().bytesInUse;
+      const floats = new Float32Array(8);
+      const json = (text) => file([['a', 'F32', [8], floats]], { header: new TextEncoder().encode(text) });
+      const entry = (name, from, to) => `"${name}":{"dtype":"F32","shape":[${(to - from) / 4}],"data_offsets":[${from},${to}]}`;
+      const bad = {
+        truncated: [bytes.slice(0, bytes.length - 3), 'DataLengthMismatch'],
+        'trailing bytes': [file([['a', 'F32', [8], floats]], { data: new Uint8Array(5) }), 'DataLengthMismatch'],
+        'overlapping offsets': [json(`{${entry('a', 0, 16)},${entry('b', 8, 24)}}`), 'InvalidArgument'],
+        'a gap': [json(`{${entry('a', 0, 8)},${entry('b', 12, 32)}}`), 'InvalidArgument'],
+        'offsets past the data': [json(`{${entry('a', 0, 16)},${entry('b', 16, 48)}}`), 'DataLengthMismatch'],
+        'header larger than the file': [new Blob([new Uint8Array([232, 3, 0, 0, 0, 0, 0, 0]), '{}']), 'InvalidArgument'],
+        'non-UTF-8 header': [file([['a', 'F32', [8], floats]], { header: new Uint8Array([123, 255, 254, 125]) }), 'InvalidArgument'],
+        'non-JSON header': [json('{"a": [1, 2'), 'InvalidArgument'],
+        'unsupported dtype': [json('{"bytes":{"dtype":"U8","shape":[32],"data_offsets":[0,32]}}'), 'UnsupportedDtype'],
+        'not a source': [12, 'InvalidArgument'],
+      };
+      for (const [name, [source, code]] of Object.entries(bad)) {
+        expectEqual(await codeOf(() => engine.loadSafetensors(source)), code, name);
+        expectEqual(engine.pool.stats().bytesInUse, inUse, `${name}: every buffer back`);
+      }
+      const named = await engine.loadSafetensors(json('{"bytes":{"dtype":"U8","shape":[32],"data_offsets":[0,32]}}')).catch((e) => e.message);
+      expectEqual(/"bytes"/.test(named), true, 'the unsupported tensor is named');
+      const controller = new AbortController();
+      controller.abort(new Error('navigated away'));
+      expectEqual(await codeOf(() => engine.loadSafetensors(model, { signal: controller.signal })), 'InvalidArgument', 'aborted');
+    } finally {
+      engine.dispose();
+    }
+  },
+
   /** Every route with its exact counts: host write, identity, GPU copy, adopt. */
   async routerCounts({ tmath, gpu }) {
     const engine = await tmath.Engine.create(on({ gpu }));

@@ -1,0 +1,841 @@
+//! Bounded transfers: tensors of any size move between host and GPU through a ring of at most
+//! [`TRANSFER_RING`] pooled staging buffers of [`EngineConfig::transfer_chunk_bytes`] each, so
+//! staging stays bounded whatever the tensor's size and the host copy of one chunk overlaps the
+//! GPU copy of the next.
+//!
+//! * [`read_chunks`] reads a tensor back chunk by chunk into a caller's sink (a `Vec`, a slice,
+//!   a JS typed array, a JS async iterator). A tensor no larger than one chunk takes a single
+//!   staging buffer of its own size, as before.
+//! * [`Upload`] streams host bytes into a new pooled tensor as they arrive (pieces of any size),
+//!   converting `int64` source data under the router's rule, and casts on the GPU at the end if
+//!   asked. Natively the bytes go through mapped upload staging buffers; on the web straight to
+//!   the queue with `writeBuffer` (Dawn stages those in its own 4 MiB chunks).
+//!
+//! Staging buffers come from the pool like every other buffer, so they count in its stats and
+//! go back to it on every path, errors included.
+//!
+//! [`EngineConfig::transfer_chunk_bytes`]: crate::EngineConfig::transfer_chunk_bytes
+
+use crate::config::TRANSFER_RING;
+use crate::context::Shared;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::ledger::{Route, Transfer};
+use crate::platform::{now_us, MapSlot, MapWait};
+use crate::pool::{BufferKind, Lease};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+/// The staging slot for a readback of `len` bytes in chunks of at most `chunk` bytes: a single
+/// buffer of the tensor's size when it fits one chunk, chunk-sized ring buffers above.
+fn slot_bytes(len: u64, chunk: u64) -> u64 {
+    len.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT).min(chunk)
+}
+
+/// A positive multiple of 4 bytes, as a chunk size must be (copies move whole words).
+pub(crate) fn check_chunk(chunk: u64) -> Result<u64> {
+    if chunk == 0 || !chunk.is_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT) {
+        return Err(Error::invalid_argument(
+            "chunkBytes",
+            format!("expected a positive multiple of 4 bytes, got {chunk}"),
+        ));
+    }
+    Ok(chunk)
+}
+
+/// One chunk of a readback on its way: copied into `lease`'s buffer and being mapped.
+struct InFlight {
+    lease: Lease,
+    at: u64,
+    n: u64,
+    mapped: Arc<Mutex<MapSlot>>,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    submission: Option<wgpu::SubmissionIndex>,
+}
+
+/// Read `tensor` back in chunks of at most `chunk` bytes (the engine's chunk if `None`).
+/// `sink(buffer, at, n)` runs while `buffer` is mapped over `0..n` (rounded up to 4) and holds
+/// the tensor's bytes `at..at + n`; it copies them out and returns a future that resolves to
+/// whether to go on (the JS iterator's backpressure: the next chunks are copied on the GPU
+/// while it waits). Chunks arrive in order. Counts 1 copy and 1 crossing and one ledger entry
+/// for the whole tensor; every staging buffer is back in the pool when this returns.
+pub(crate) async fn read_chunks<S, F>(
+    tensor: &Tensor,
+    chunk: Option<u64>,
+    mut sink: S,
+) -> Result<()>
+where
+    S: FnMut(&wgpu::Buffer, u64, u64) -> Result<F>,
+    F: Future<Output = Result<bool>>,
+{
+    let start = now_us();
+    let shared = Arc::clone(tensor.shared());
+    shared.gpu.check_alive()?;
+    let len = tensor.byte_len();
+    let chunk = check_chunk(chunk.unwrap_or(shared.config.transfer_chunk_bytes))?;
+    let slot = slot_bytes(len, chunk);
+    let mut ring: VecDeque<InFlight> = VecDeque::new();
+    let mut spare: Vec<Lease> = Vec::new();
+    let mut next = 0;
+    let outcome: Result<()> = async {
+        loop {
+            while ring.len() < TRANSFER_RING && next < len {
+                let n = chunk.min(len - next);
+                ring.push_back(issue(&shared, tensor, next, n, slot, &mut spare)?);
+                next += n;
+            }
+            let Some(front) = ring.pop_front() else {
+                return Ok(());
+            };
+            if let Err(e) = wait(&shared, &front).await {
+                shared.lock().pool.discard(&front.lease);
+                return Err(e);
+            }
+            let taken = sink(&front.lease.buffer, front.at, front.n);
+            front.lease.buffer.unmap();
+            spare.push(front.lease);
+            if !taken?.await? {
+                return Ok(());
+            }
+        }
+    }
+    .await;
+    // Early stop or error: the chunks still on their way finish mapping before their buffers
+    // go back to the pool (a buffer is never reused mid-map).
+    let mut lost = Vec::new();
+    for in_flight in ring {
+        match wait(&shared, &in_flight).await {
+            Ok(()) => {
+                in_flight.lease.buffer.unmap();
+                spare.push(in_flight.lease);
+            }
+            Err(_) => lost.push(in_flight.lease),
+        }
+    }
+    let mut state = shared.lock();
+    for lease in spare {
+        state.release(lease);
+    }
+    for lease in lost {
+        state.pool.discard(&lease);
+    }
+    if outcome.is_ok() {
+        state.record(Transfer::since(Route::Readback, tensor.dtype(), len, start));
+    }
+    outcome
+}
+
+/// Copy the tensor's bytes `at..at + n` into a staging slot (submitted at once) and start
+/// mapping it.
+fn issue(
+    shared: &Shared,
+    tensor: &Tensor,
+    at: u64,
+    n: u64,
+    slot: u64,
+    spare: &mut Vec<Lease>,
+) -> Result<InFlight> {
+    let n4 = n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+    let mut state = shared.lock();
+    // The source first (a disposed tensor takes no staging buffer), looked up per chunk: a
+    // tensor disposed mid-read is `Disposed`.
+    let source = Source::of(tensor)?;
+    let lease = match spare.pop() {
+        Some(lease) => lease,
+        None => shared.acquire(&mut state, slot, BufferKind::Readback)?,
+    };
+    source.copy_out(shared, &mut state, at, &lease.buffer, n4);
+    if at == 0 {
+        state.charge_transfer(tensor.byte_len());
+    }
+    let submission = state.last_submission.clone();
+    drop(state);
+    let mapped: Arc<Mutex<MapSlot>> = Arc::default();
+    let in_callback = Arc::clone(&mapped);
+    lease
+        .buffer
+        .map_async(wgpu::MapMode::Read, 0..n4, move |result| {
+            MapSlot::finish(&in_callback, result.is_ok())
+        });
+    Ok(InFlight {
+        lease,
+        at,
+        n,
+        mapped,
+        submission,
+    })
+}
+
+/// Where a readback copies from.
+enum Source {
+    Buffer(wgpu::Buffer),
+    /// An adopted foreign `GPUBuffer` (web only): wgpu cannot name it.
+    #[cfg(target_arch = "wasm32")]
+    Foreign(crate::web::raw::RawBuffer),
+}
+
+impl Source {
+    fn of(tensor: &Tensor) -> Result<Source> {
+        #[cfg(target_arch = "wasm32")]
+        if let Some(foreign) = tensor.foreign_buffer()? {
+            return Ok(Source::Foreign(foreign));
+        }
+        tensor.raw_buffer().map(Source::Buffer)
+    }
+
+    /// Record the copy of `n4` bytes at `at` into `staging` and submit it with pending work.
+    fn copy_out(
+        &self,
+        shared: &Shared,
+        state: &mut crate::context::State,
+        at: u64,
+        staging: &wgpu::Buffer,
+        n4: u64,
+    ) {
+        match self {
+            Source::Buffer(source) => {
+                state
+                    .encoder()
+                    .copy_buffer_to_buffer(source, at, staging, 0, n4);
+                state.flush();
+                let _ = shared;
+            }
+            #[cfg(target_arch = "wasm32")]
+            Source::Foreign(foreign) => {
+                // A raw copy on its own encoder, after the pending work.
+                use crate::web::raw;
+                state.flush();
+                raw::copy_range_now(
+                    &raw::of_device(&shared.gpu.device),
+                    foreign,
+                    at,
+                    &raw::of_buffer(staging),
+                    n4,
+                );
+                state.charge_submit();
+            }
+        }
+    }
+}
+
+/// Wait until the chunk's map completed: natively by waiting for its own submission (not for
+/// later ones), on the web by awaiting the browser's `mapAsync`.
+async fn wait(shared: &Shared, in_flight: &InFlight) -> Result<()> {
+    #[cfg(not(target_arch = "wasm32"))]
+    shared
+        .gpu
+        .device
+        .poll(wgpu::PollType::Wait {
+            submission_index: in_flight.submission.clone(),
+            timeout: None,
+        })
+        .map_err(|e| Error::DeviceLost {
+            reason: format!("waiting for the GPU failed: {e}"),
+        })?;
+    if MapWait(Arc::clone(&in_flight.mapped)).await {
+        Ok(())
+    } else {
+        shared.gpu.check_alive()?;
+        Err(Error::DeviceLost {
+            reason: "a readback staging buffer could not be mapped".into(),
+        })
+    }
+}
+
+/// The mapped bytes `0..n` of a readback staging buffer, for native sinks.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn with_mapped<R>(
+    buffer: &wgpu::Buffer,
+    n: u64,
+    take: impl FnOnce(&[u8]) -> R,
+) -> Result<R> {
+    let view = buffer
+        .get_mapped_range(0..n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT))
+        .map_err(|e| Error::DeviceLost {
+            reason: format!("mapped range unavailable: {e}"),
+        })?;
+    Ok(take(crate::gpu::prefix(&view, n)?))
+}
+
+/// Copy `src` into `dst` (same length), on helper threads when it is large enough for that to
+/// measure faster: one thread moves about 6–10 GB/s, and a staging chunk is copied while the GPU
+/// fills the next.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn copy_parallel(dst: &mut [u8], src: &[u8]) {
+    const PER_THREAD: usize = 2 << 20;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(4)
+        .min(src.len() / PER_THREAD);
+    if threads < 2 || dst.len() != src.len() {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let part = src.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        for (d, s) in dst.chunks_mut(part).zip(src.chunks(part)) {
+            scope.spawn(move || d.copy_from_slice(s));
+        }
+    });
+}
+
+/// The bytes of a streamed upload's source: a tensor dtype's own, or `int64` narrowed to
+/// `int32` on the way (under the router's rule: a value outside `int32` is `ValueOutOfRange`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceType {
+    /// Bytes laid out as the tensor's dtype (little-endian, 16-bit types packed).
+    Same,
+    /// Little-endian `int64`, into an `int32` tensor.
+    Int64,
+}
+
+/// Bytes streamed into a new tensor as they arrive, with constant host memory: made by
+/// [`crate::Engine::upload_stream`], fed with [`Upload::write`] in pieces of any size, ended by
+/// [`Upload::finish`]. Dropping it unfinished returns every buffer it took to the pool.
+///
+/// Natively the bytes are copied into a ring of at most [`TRANSFER_RING`] mapped upload staging
+/// buffers of the engine's chunk size and copied on the GPU into the tensor's buffer: each full
+/// chunk is submitted at once, so the GPU copies one while the host fills the next.
+pub struct Upload {
+    shared: Arc<Shared>,
+    shape: Shape,
+    dtype: DType,
+    source: SourceType,
+    target: Option<Lease>,
+    /// Source bytes expected and received so far.
+    expected: u64,
+    received: u64,
+    /// Target bytes emitted so far (a multiple of [`Upload::unit`] until the end).
+    written: u64,
+    /// Source bytes short of a whole unit, carried to the next piece.
+    carry: Vec<u8>,
+    /// The source's type name in the ledger.
+    dtype_in: String,
+    start: f64,
+    #[cfg(not(target_arch = "wasm32"))]
+    staging: Option<(Lease, u64)>,
+    #[cfg(not(target_arch = "wasm32"))]
+    in_flight: VecDeque<wgpu::SubmissionIndex>,
+    #[cfg(target_arch = "wasm32")]
+    since_drain: u64,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload")
+            .field("shape", &self.shape.dims())
+            .field("dtype", &self.dtype)
+            .field("expected", &self.expected)
+            .field("received", &self.received)
+            .finish()
+    }
+}
+
+/// Bytes written on the web between waits for the queue to drain (Dawn's own staging for
+/// `writeBuffer` is freed as the GPU catches up; waiting keeps it bounded).
+#[cfg(target_arch = "wasm32")]
+pub(crate) const DRAIN_BYTES: u64 = 32 << 20;
+
+impl Upload {
+    /// A streamed upload into a new tensor of `shape` and `dtype` (its buffer leased now).
+    pub(crate) fn new(
+        shared: &Arc<Shared>,
+        shape: Shape,
+        dtype: DType,
+        source: SourceType,
+    ) -> Result<Upload> {
+        let len = crate::shape::byte_len(&shape, dtype)?;
+        let expected = match source {
+            SourceType::Same => len,
+            SourceType::Int64 => {
+                if dtype != DType::I32 {
+                    return Err(Error::UnsupportedDtype {
+                        name: dtype.name().into(),
+                        reason: "int64 data streams into int32 tensors only".into(),
+                    });
+                }
+                shape.elements() * 8
+            }
+        };
+        let target = {
+            let mut state = shared.lock();
+            // Natively the bytes land by GPU copies recorded in stream; on the web by queue
+            // writes, which run ahead of pending work: a buffer that work still uses (or
+            // clears, with zero_on_reuse) has that work submitted first.
+            let order = if cfg!(target_arch = "wasm32") {
+                crate::pool::WriteOrder::AheadOfStream
+            } else {
+                crate::pool::WriteOrder::InStream
+            };
+            let lease = shared.acquire_for(&mut state, len, BufferKind::Storage, order)?;
+            if cfg!(target_arch = "wasm32") && state.is_pending(&lease.buffer) {
+                state.flush();
+            }
+            lease
+        };
+        Ok(Upload {
+            shared: Arc::clone(shared),
+            shape,
+            dtype,
+            source,
+            target: Some(target),
+            expected,
+            received: 0,
+            written: 0,
+            carry: Vec::new(),
+            dtype_in: match source {
+                SourceType::Same => dtype.name().into(),
+                SourceType::Int64 => "int64".into(),
+            },
+            start: now_us(),
+            #[cfg(not(target_arch = "wasm32"))]
+            staging: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            in_flight: VecDeque::new(),
+            #[cfg(target_arch = "wasm32")]
+            since_drain: 0,
+        })
+    }
+
+    /// The source type named in the ledger (the caller's host type, converted before).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn described_as(mut self, name: &str) -> Upload {
+        self.dtype_in = name.into();
+        self
+    }
+
+    /// Source bytes this upload takes in all.
+    pub fn expected_bytes(&self) -> u64 {
+        self.expected
+    }
+
+    /// Source bytes taken so far.
+    pub fn received_bytes(&self) -> u64 {
+        self.received
+    }
+
+    /// Source bytes per unit written at once: a whole 8-byte word natively (mapped ranges start
+    /// on 8 bytes), a 4-byte word on the web (`writeBuffer`'s unit); twice that for `int64`.
+    fn unit(&self) -> usize {
+        let word = if cfg!(target_arch = "wasm32") { 4 } else { 8 };
+        match self.source {
+            SourceType::Same => word,
+            SourceType::Int64 => word * 2,
+        }
+    }
+
+    /// Take the next `piece` of source bytes. More bytes than the tensor holds is
+    /// `DataLengthMismatch`, and nothing of the piece is taken.
+    pub fn write(&mut self, piece: &[u8]) -> Result<()> {
+        self.accept(piece.len() as u64)?;
+        let unit = self.unit();
+        let mut piece = piece;
+        if !self.carry.is_empty() {
+            let take = (unit - self.carry.len()).min(piece.len());
+            let (head, rest) = piece.split_at(take);
+            self.carry.extend_from_slice(head);
+            piece = rest;
+            if self.carry.len() == unit {
+                let carry = std::mem::take(&mut self.carry);
+                self.emit_source(&carry)?;
+            }
+        }
+        let whole = piece.len() / unit * unit;
+        let (middle, tail) = piece.split_at(whole);
+        if !middle.is_empty() {
+            self.emit_source(middle)?;
+        }
+        self.carry.extend_from_slice(tail);
+        Ok(())
+    }
+
+    /// Count `n` more source bytes, refusing more than expected.
+    fn accept(&mut self, n: u64) -> Result<()> {
+        self.check_open()?;
+        let total = self.received + n;
+        if total > self.expected {
+            return Err(Error::DataLengthMismatch {
+                expected: self.expected,
+                got: total,
+            });
+        }
+        self.received = total;
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.target.is_none() {
+            return Err(Error::invalid_argument(
+                "upload",
+                "this upload was finished or failed; start a new one",
+            ));
+        }
+        self.shared.gpu.check_alive()
+    }
+
+    /// Emit whole units of source bytes, converted to the tensor's layout.
+    fn emit_source(&mut self, bytes: &[u8]) -> Result<()> {
+        match self.source {
+            SourceType::Same => self.emit(bytes),
+            SourceType::Int64 => {
+                let converted = self.narrow_int64(bytes)?;
+                self.emit(&converted)
+            }
+        }
+    }
+
+    /// Whole little-endian `int64` elements as `int32` (the router's rule).
+    fn narrow_int64(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(bytes.len() / 2);
+        for (i, word) in bytes.chunks_exact(8).enumerate() {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(word);
+            let v = i64::from_le_bytes(le);
+            let v = i32::try_from(v).map_err(|_| Error::ValueOutOfRange {
+                reason: format!(
+                    "int64 element {} is {v}, outside int32; tmath keeps int64 data as int32",
+                    self.written / 4 + i as u64
+                ),
+            })?;
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        Ok(out)
+    }
+
+    /// The end: the last bytes (padded to a word) are written and submitted, and the tensor is
+    /// returned, cast on the GPU to `precision` when given and different (`prepareTensor`'s
+    /// semantics). Fewer bytes than the tensor holds is `DataLengthMismatch`.
+    pub fn finish(mut self, precision: Option<DType>) -> Result<Tensor> {
+        self.check_open()?;
+        if self.received != self.expected {
+            return Err(Error::DataLengthMismatch {
+                expected: self.expected,
+                got: self.received,
+            });
+        }
+        if !self.carry.is_empty() {
+            let carry = std::mem::take(&mut self.carry);
+            self.emit_tail(&carry)?;
+        }
+        self.end()?;
+        let len = crate::shape::byte_len(&self.shape, self.dtype)?;
+        let Some(target) = self.target.take() else {
+            return Err(Error::invalid_argument("upload", "already finished"));
+        };
+        let tensor = Tensor::from_lease(
+            Arc::clone(&self.shared),
+            self.shape.clone(),
+            self.dtype,
+            target,
+        );
+        {
+            let mut state = self.shared.lock();
+            state.charge_transfer(len);
+            if self.source == SourceType::Int64 {
+                state.charge_conversion();
+            }
+            state.record(Transfer {
+                route: if cfg!(target_arch = "wasm32") {
+                    Route::HostWrite
+                } else {
+                    Route::StagedWrite
+                },
+                fallback_from: None,
+                reason: None,
+                dtype_in: std::mem::take(&mut self.dtype_in),
+                dtype_out: self.dtype,
+                bytes: len,
+                wall_us: now_us() - self.start,
+                seq: 0,
+            });
+        }
+        match precision {
+            Some(p) if p != self.dtype => {
+                let engine = crate::Engine {
+                    shared: Arc::clone(&self.shared),
+                };
+                engine.cast(&tensor, p)
+            }
+            _ => Ok(tensor),
+        }
+    }
+
+    /// The final partial unit: the tensor's last bytes, padded with zeros to a 4-byte word.
+    fn emit_tail(&mut self, carry: &[u8]) -> Result<()> {
+        let mut padded = match self.source {
+            SourceType::Same => carry.to_vec(),
+            // Only whole elements reach here: the length was checked.
+            SourceType::Int64 => self.narrow_int64(carry)?,
+        };
+        padded.resize(padded.len().next_multiple_of(4), 0);
+        self.emit(&padded)
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        #[cfg(not(target_arch = "wasm32"))]
+        let staging = self.staging.take();
+        #[cfg(target_arch = "wasm32")]
+        let staging: Option<(Lease, u64)> = None;
+        if self.target.is_none() && staging.is_none() {
+            return;
+        }
+        // Unfinished: let the chunks in flight land, so their staging buffers are back in the
+        // pool when the failed upload is gone.
+        #[cfg(not(target_arch = "wasm32"))]
+        if self.target.is_some() {
+            if let Some(last) = self.in_flight.pop_back() {
+                let _ = self.shared.gpu.device.poll(wgpu::PollType::Wait {
+                    submission_index: Some(last),
+                    timeout: None,
+                });
+            }
+        }
+        let mut state = self.shared.lock();
+        #[cfg(not(target_arch = "wasm32"))]
+        state.collect_remapped();
+        if let Some((lease, _)) = staging {
+            // Still mapped and unused by the GPU: idle as it is.
+            state.release(lease);
+        }
+        if let Some(target) = self.target.take() {
+            state.release(target);
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Upload {
+    /// Copy target bytes into the mapped staging chunk, submitting each full chunk.
+    fn emit(&mut self, mut bytes: &[u8]) -> Result<()> {
+        let target_len = self.target_len();
+        while !bytes.is_empty() {
+            let slot = self.config_chunk().min(target_len.next_multiple_of(8));
+            if self.staging.is_none() {
+                let lease = self.take_staging(slot)?;
+                self.staging = Some((lease, 0));
+            }
+            let Some((lease, fill)) = self.staging.as_mut() else {
+                return Ok(());
+            };
+            let room = (slot - *fill) as usize;
+            let (now, rest) = bytes.split_at(room.min(bytes.len()));
+            write_mapped(&lease.buffer, *fill, now)?;
+            *fill += now.len() as u64;
+            self.written += now.len() as u64;
+            bytes = rest;
+            if *fill == slot || self.written >= target_len {
+                self.submit_chunk()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn config_chunk(&self) -> u64 {
+        self.shared.config.transfer_chunk_bytes.next_multiple_of(8)
+    }
+
+    fn target_len(&self) -> u64 {
+        crate::shape::byte_len(&self.shape, self.dtype)
+            .unwrap_or(0)
+            .next_multiple_of(4)
+    }
+
+    /// A mapped upload staging buffer: an idle one of the pool, after the oldest chunk in flight
+    /// finished when the ring is full.
+    fn take_staging(&mut self, bytes: u64) -> Result<Lease> {
+        let device = &self.shared.gpu.device;
+        if self.in_flight.len() >= TRANSFER_RING {
+            let oldest = self.in_flight.pop_front();
+            device
+                .poll(wgpu::PollType::Wait {
+                    submission_index: oldest,
+                    timeout: None,
+                })
+                .map_err(|e| Error::DeviceLost {
+                    reason: format!("waiting for the GPU failed: {e}"),
+                })?;
+        } else {
+            let _ = device.poll(wgpu::PollType::Poll);
+        }
+        let mut state = self.shared.lock();
+        state.collect_remapped();
+        self.shared.acquire(&mut state, bytes, BufferKind::Upload)
+    }
+
+    /// Copy the filled staging chunk into the tensor on the GPU and submit it; the staging
+    /// buffer is mapped again after that and then returns to the pool.
+    fn submit_chunk(&mut self) -> Result<()> {
+        let Some((lease, fill)) = self.staging.take() else {
+            return Ok(());
+        };
+        lease.buffer.unmap();
+        let fill4 = fill.next_multiple_of(4);
+        let at = self.written - fill;
+        let mut state = self.shared.lock();
+        if let Some(target) = &self.target {
+            state
+                .encoder()
+                .copy_buffer_to_buffer(&lease.buffer, 0, &target.buffer, at, fill4);
+            state.uses(&target.buffer);
+        }
+        state.remap_after_flush.push(lease);
+        state.flush();
+        if let Some(index) = state.last_submission.clone() {
+            self.in_flight.push_back(index);
+        }
+        Ok(())
+    }
+
+    /// Nothing left to send natively: every chunk was submitted as it filled.
+    fn end(&mut self) -> Result<()> {
+        self.submit_chunk()
+    }
+}
+
+/// Copy `bytes` into a mapped staging buffer at `at` (a multiple of 8), on helper threads for
+/// large pieces (disjoint mapped views, one per thread).
+#[cfg(not(target_arch = "wasm32"))]
+fn write_mapped(buffer: &wgpu::Buffer, at: u64, bytes: &[u8]) -> Result<()> {
+    const PER_THREAD: usize = 2 << 20;
+    let unavailable = |e: wgpu::MapRangeError| Error::DeviceLost {
+        reason: format!("upload staging not mapped: {e}"),
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(4)
+        .min(bytes.len() / PER_THREAD);
+    if threads < 2 {
+        let end = at + bytes.len().next_multiple_of(4) as u64;
+        let mut view = buffer.get_mapped_range_mut(at..end).map_err(unavailable)?;
+        view.slice(..bytes.len()).copy_from_slice(bytes);
+        return Ok(());
+    }
+    // Parts of whole 8-byte words, so each view starts where a mapped range may.
+    let part = bytes.len().div_ceil(threads).next_multiple_of(8);
+    let mut views = Vec::new();
+    for (i, piece) in bytes.chunks(part).enumerate() {
+        let from = at + (i * part) as u64;
+        let to = from + piece.len().next_multiple_of(4) as u64;
+        views.push((
+            buffer.get_mapped_range_mut(from..to).map_err(unavailable)?,
+            piece,
+        ));
+    }
+    std::thread::scope(|scope| {
+        for (mut view, piece) in views {
+            scope.spawn(move || view.slice(..piece.len()).copy_from_slice(piece));
+        }
+    });
+    Ok(())
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Upload {
+    /// Write target bytes straight to the queue at the running offset.
+    fn emit(&mut self, bytes: &[u8]) -> Result<()> {
+        if let Some(target) = &self.target {
+            crate::router::queue_write(&self.shared.gpu.queue, &target.buffer, self.written, bytes);
+        }
+        self.written += bytes.len() as u64;
+        self.since_drain += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Take the next piece straight from a JS `Uint8Array`: whole words go to `writeBuffer`
+    /// from JS memory (no copy into wasm); the few bytes around them through the carry. `int64`
+    /// data is converted through wasm memory, 1 MiB at a time. Returns whether the caller
+    /// should wait for the queue to drain ([`Upload::drained`]) before the next piece.
+    pub(crate) fn write_js(&mut self, piece: &js_sys::Uint8Array) -> Result<bool> {
+        const SLICE: u32 = 1 << 20;
+        let n = piece.length();
+        if self.source == SourceType::Int64 || n < 4096 {
+            // Checked as a whole first, so a piece too long takes nothing.
+            self.check_open()?;
+            if self.received + u64::from(n) > self.expected {
+                return Err(Error::DataLengthMismatch {
+                    expected: self.expected,
+                    got: self.received + u64::from(n),
+                });
+            }
+            let mut from = 0;
+            while from < n {
+                let to = (from + SLICE).min(n);
+                self.write(&piece.subarray(from, to).to_vec())?;
+                from = to;
+            }
+        } else {
+            let unit = self.unit() as u32;
+            let head = if self.carry.is_empty() {
+                0
+            } else {
+                unit - self.carry.len() as u32
+            };
+            let whole = (n - head) / unit * unit;
+            // Checked as a whole first; the parts below only move bytes.
+            self.check_open()?;
+            if self.received + u64::from(n) > self.expected {
+                return Err(Error::DataLengthMismatch {
+                    expected: self.expected,
+                    got: self.received + u64::from(n),
+                });
+            }
+            if head > 0 {
+                self.write(&piece.subarray(0, head).to_vec())?;
+            }
+            if whole > 0 {
+                self.received += u64::from(whole);
+                if let Some(target) = &self.target {
+                    let queue = crate::web::raw::of_device(&self.shared.gpu.device).queue();
+                    queue
+                        .write_buffer(
+                            &crate::web::raw::of_buffer(&target.buffer),
+                            self.written as f64,
+                            &piece.clone().into(),
+                            f64::from(head),
+                            f64::from(whole),
+                        )
+                        .map_err(|e| {
+                            Error::invalid_argument("data", format!("writeBuffer refused: {e:?}"))
+                        })?;
+                }
+                self.written += u64::from(whole);
+                self.since_drain += u64::from(whole);
+            }
+            if head + whole < n {
+                self.write(&piece.subarray(head + whole, n).to_vec())?;
+            }
+        }
+        Ok(self.since_drain >= DRAIN_BYTES)
+    }
+
+    /// A promise that resolves when the queue has done the writes so far.
+    pub(crate) fn drained(&mut self) -> js_sys::Promise {
+        self.since_drain = 0;
+        crate::web::raw::of_device(&self.shared.gpu.device)
+            .queue()
+            .on_submitted_work_done()
+    }
+
+    /// On the web every write is already on the queue.
+    fn end(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl crate::Engine {
+    /// Start streaming host bytes into a new tensor of `shape` and `dtype` (its buffer is leased
+    /// now): feed it with [`Upload::write`], end it with [`Upload::finish`]. `source` says how
+    /// the bytes are laid out: as `dtype` itself, or `int64` into an `int32` tensor.
+    pub fn upload_stream<S>(&self, shape: S, dtype: DType, source: SourceType) -> Result<Upload>
+    where
+        S: TryInto<Shape>,
+        Error: From<S::Error>,
+    {
+        Upload::new(&self.shared, shape.try_into()?, dtype, source)
+    }
+}

@@ -1,0 +1,203 @@
+//! The web side of bounded transfers (`crate::stream`): readbacks into a caller's typed array or
+//! chunk by chunk into JS, streamed uploads fed with `Uint8Array` pieces, and the safetensors
+//! header for `engine.loadSafetensors` (whose reading of the stream is in `js/index.js`).
+
+use super::{set, shape_arg, to_js_error, JsResult, WasmEngine, WasmTensor};
+use crate::error::Error;
+use crate::stream::{SourceType, Upload};
+use js_sys::{Array, Object, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+/// The mapped range `0..n` (rounded up to 4) of a readback staging buffer, in JS memory.
+pub(super) fn mapped(buffer: &wgpu::Buffer, n: u64) -> crate::Result<js_sys::ArrayBuffer> {
+    super::raw::of_buffer(buffer)
+        .get_mapped_range(0.0, n.next_multiple_of(4) as f64)
+        .map_err(|_| Error::DeviceLost {
+            reason: "a readback staging range could not be mapped".into(),
+        })
+}
+
+/// A chunk size from JS: undefined for the engine's own.
+fn chunk_arg(value: &JsValue) -> crate::Result<Option<u64>> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let n = super::byte_count(value, "chunkBytes")?;
+    crate::stream::check_chunk(n).map(Some)
+}
+
+#[wasm_bindgen]
+impl WasmTensor {
+    /// Read back into `out` (a `Uint8Array` over the caller's typed array, exactly the tensor's
+    /// byte length; `js/index.js` checks the type), chunk by chunk.
+    #[wasm_bindgen(js_name = toHostInto)]
+    pub fn to_host_into(&self, out: Uint8Array) -> js_sys::Promise {
+        let tensor = self.tensor.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if u64::from(out.length()) != tensor.byte_len() {
+                return Err(to_js_error(Error::DataLengthMismatch {
+                    expected: tensor.byte_len(),
+                    got: u64::from(out.length()),
+                }));
+            }
+            crate::stream::read_chunks(&tensor, None, |buffer, at, n| {
+                let range = mapped(buffer, n)?;
+                let chunk = Uint8Array::new_with_byte_offset_and_length(&range, 0, n as u32);
+                out.set(&chunk, at as u32);
+                Ok(std::future::ready(Ok(true)))
+            })
+            .await
+            .map_err(to_js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Read back chunk by chunk: `sink(copy, offset)` gets each chunk's bytes as a new
+    /// `ArrayBuffer` and may return a promise; the next chunk is handed over once it settles
+    /// (the chunks after it are copied on the GPU meanwhile), and `false` stops the read.
+    #[wasm_bindgen(js_name = readChunks)]
+    pub fn read_chunks(&self, chunk_bytes: JsValue, sink: js_sys::Function) -> js_sys::Promise {
+        let tensor = self.tensor.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let chunk = chunk_arg(&chunk_bytes).map_err(to_js_error)?;
+            crate::stream::read_chunks(&tensor, chunk, |buffer, at, n| {
+                let copy = mapped(buffer, n)?.slice_with_end(0, n as u32);
+                let answer = sink.call2(&JsValue::NULL, &copy, &(at as f64).into());
+                Ok(async move {
+                    let answer = answer
+                        .map_err(|_| Error::invalid_argument("read", "the chunk consumer threw"))?;
+                    let answer = if answer.has_type::<js_sys::Promise>() {
+                        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(answer))
+                            .await
+                            .map_err(|_| {
+                                Error::invalid_argument("read", "the chunk consumer failed")
+                            })?
+                    } else {
+                        answer
+                    };
+                    Ok(answer.as_bool() != Some(false))
+                })
+            })
+            .await
+            .map_err(to_js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+/// Internal: a streamed upload under `engine.toDeviceStream` and `engine.loadSafetensors`.
+#[wasm_bindgen]
+pub struct WasmUpload {
+    upload: Option<Upload>,
+    engine: crate::Engine,
+}
+
+#[wasm_bindgen]
+impl WasmEngine {
+    /// Start a streamed upload into a new tensor of `shape`; `dtype` names the bytes' layout
+    /// (`'int64'` streams into an int32 tensor).
+    #[wasm_bindgen(js_name = uploadBegin)]
+    pub fn upload_begin(&self, shape: JsValue, dtype: JsValue) -> JsResult<WasmUpload> {
+        let shape = shape_arg(&shape).map_err(to_js_error)?;
+        let (dtype, source) = match dtype.as_string().as_deref() {
+            Some("int64") => (crate::DType::I32, SourceType::Int64),
+            _ => (
+                super::dtype_name(&dtype).map_err(to_js_error)?,
+                SourceType::Same,
+            ),
+        };
+        let upload = Upload::new(&self.engine.shared, shape, dtype, source).map_err(to_js_error)?;
+        Ok(WasmUpload {
+            upload: Some(upload),
+            engine: self.engine.clone(),
+        })
+    }
+
+    /// The header length from a safetensors file's first 8 bytes.
+    #[wasm_bindgen(js_name = safetensorsHeaderLength)]
+    pub fn safetensors_header_length(&self, prefix: Uint8Array) -> JsResult<f64> {
+        crate::weights::header_len(&prefix.to_vec())
+            .map(|n| n as f64)
+            .map_err(to_js_error)
+    }
+
+    /// The tensors of a safetensors header, in file order: `{ entries: [{ name, dtype, shape,
+    /// bytes }], dataBytes }` (`dtype` is the bytes' layout, `'int64'` included).
+    #[wasm_bindgen(js_name = safetensorsHeader)]
+    pub fn safetensors_header(&self, header: Uint8Array) -> JsResult<JsValue> {
+        let (entries, data_len) =
+            crate::weights::parse_header(&header.to_vec()).map_err(to_js_error)?;
+        let list = Array::new();
+        for entry in entries {
+            let o = Object::new();
+            set(&o, "name", entry.name.as_str());
+            let dtype = match entry.source {
+                SourceType::Int64 => "int64",
+                SourceType::Same => entry.dtype.name(),
+            };
+            set(&o, "dtype", dtype);
+            let dims: Array = entry
+                .shape
+                .dims()
+                .iter()
+                .map(|&d| JsValue::from(d as f64))
+                .collect();
+            set(&o, "shape", dims);
+            set(&o, "bytes", entry.bytes as f64);
+            list.push(&o);
+        }
+        let out = Object::new();
+        set(&out, "entries", list);
+        set(&out, "dataBytes", data_len as f64);
+        Ok(out.into())
+    }
+}
+
+#[wasm_bindgen]
+impl WasmUpload {
+    /// Take the next piece; returns a promise to await before the next one when the queue
+    /// should drain first, else undefined.
+    pub fn write(&mut self, piece: Uint8Array) -> JsResult<JsValue> {
+        let upload = self.open()?;
+        let drain = upload.write_js(&piece).map_err(to_js_error)?;
+        Ok(if drain {
+            upload.drained().into()
+        } else {
+            JsValue::UNDEFINED
+        })
+    }
+
+    /// Source bytes taken so far and in all.
+    #[wasm_bindgen(js_name = receivedBytes)]
+    pub fn received_bytes(&self) -> f64 {
+        self.upload
+            .as_ref()
+            .map_or(0.0, |u| u.received_bytes() as f64)
+    }
+
+    /// The tensor, cast on the GPU to `precision` if given and different.
+    pub fn finish(&mut self, precision: JsValue) -> JsResult<WasmTensor> {
+        let precision = if precision.is_undefined() || precision.is_null() {
+            None
+        } else {
+            Some(super::dtype_name(&precision).map_err(to_js_error)?)
+        };
+        let upload = self.upload.take().ok_or_else(|| to_js_error(closed()))?;
+        let tensor = upload.finish(precision).map_err(to_js_error)?;
+        let _ = &self.engine;
+        Ok(WasmTensor { tensor })
+    }
+
+    /// Give up: the tensor's buffer goes back to the pool.
+    pub fn abort(&mut self) {
+        self.upload = None;
+    }
+
+    fn open(&mut self) -> JsResult<&mut Upload> {
+        self.upload.as_mut().ok_or_else(|| to_js_error(closed()))
+    }
+}
+
+fn closed() -> Error {
+    Error::invalid_argument("upload", "this upload was finished or aborted")
+}
