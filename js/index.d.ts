@@ -43,7 +43,7 @@ export interface EngineOptions {
    */
   memoryLimitBytes?: number;
   /**
-   * Bytes of one chunk of a large transfer (a multiple of 256; default 8 MiB): readbacks larger
+   * Bytes of one chunk of a large transfer (a multiple of 256; default 16 MiB): readbacks larger
    * than this move through a ring of 4 pooled staging buffers of this size, so staging stays
    * bounded whatever the tensor's size.
    */

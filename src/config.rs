@@ -68,9 +68,10 @@ pub enum UploadRoute {
 }
 
 /// Bytes of one chunk of a bounded transfer, by default ([`EngineConfig::transfer_chunk_bytes`]).
-/// Dawn's own `writeBuffer` stages in 4 MiB chunks; 8 MiB measured best for readbacks on the
-/// H100 (see bench/RESULTS.md) and costs 32 MiB of staging with the ring below.
-pub const TRANSFER_CHUNK_BYTES: u64 = 8 << 20;
+/// Measured on an H100 (bench/RESULTS.md, `tmath-bench bounded`): 4, 8 and 16 MiB chunks moved
+/// 6, 11 and 15 GB/s back and 6, 13 and 20 GB/s up at 1 GiB; 16 MiB costs 64 MiB of staging
+/// with the ring below. (Dawn's own `writeBuffer` stages in 4 MiB chunks.)
+pub const TRANSFER_CHUNK_BYTES: u64 = 16 << 20;
 
 /// Chunks in flight in a bounded transfer: while the host takes one out of (or puts one into)
 /// its mapped staging buffer, the GPU copies the others.

@@ -9,7 +9,8 @@
 //! * [`Upload`] streams host bytes into a new pooled tensor as they arrive (pieces of any size),
 //!   converting `int64` source data under the router's rule, and casts on the GPU at the end if
 //!   asked. Natively the bytes go through mapped upload staging buffers; on the web straight to
-//!   the queue with `writeBuffer` (Dawn stages those in its own 4 MiB chunks).
+//!   the queue with `writeBuffer` (Dawn stages those in its own 4 MiB chunks; `js/index.js`
+//!   keeps at most about 48 MiB of them unfinished).
 //!
 //! Staging buffers come from the pool like every other buffer, so they count in its stats and
 //! go back to it on every path, errors included.
@@ -260,15 +261,19 @@ pub(crate) fn with_mapped<R>(
     Ok(take(crate::gpu::prefix(&view, n)?))
 }
 
+/// Helper threads for one chunk's host copy at most (2 MiB or more each).
+#[cfg(not(target_arch = "wasm32"))]
+const MAX_COPY_THREADS: usize = 8;
+
 /// Copy `src` into `dst` (same length), on helper threads when it is large enough for that to
-/// measure faster: one thread moves about 6–10 GB/s, and a staging chunk is copied while the GPU
+/// measure faster: one thread moves a few GB/s, and a staging chunk is copied while the GPU
 /// fills the next.
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn copy_parallel(dst: &mut [u8], src: &[u8]) {
     const PER_THREAD: usize = 2 << 20;
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
-        .min(4)
+        .min(MAX_COPY_THREADS)
         .min(src.len() / PER_THREAD);
     if threads < 2 || dst.len() != src.len() {
         dst.copy_from_slice(src);
@@ -319,8 +324,9 @@ pub struct Upload {
     staging: Option<(Lease, u64)>,
     #[cfg(not(target_arch = "wasm32"))]
     in_flight: VecDeque<wgpu::SubmissionIndex>,
+    /// The queue and the target as raw WebGPU objects, looked up once.
     #[cfg(target_arch = "wasm32")]
-    since_drain: u64,
+    raw: Option<(crate::web::raw::RawQueue, crate::web::raw::RawBuffer)>,
 }
 
 impl std::fmt::Debug for Upload {
@@ -333,11 +339,6 @@ impl std::fmt::Debug for Upload {
             .finish()
     }
 }
-
-/// Bytes written on the web between waits for the queue to drain (Dawn's own staging for
-/// `writeBuffer` is freed as the GPU catches up; waiting keeps it bounded).
-#[cfg(target_arch = "wasm32")]
-pub(crate) const DRAIN_BYTES: u64 = 32 << 20;
 
 impl Upload {
     /// A streamed upload into a new tensor of `shape` and `dtype` (its buffer leased now).
@@ -396,7 +397,7 @@ impl Upload {
             #[cfg(not(target_arch = "wasm32"))]
             in_flight: VecDeque::new(),
             #[cfg(target_arch = "wasm32")]
-            since_drain: 0,
+            raw: None,
         })
     }
 
@@ -707,7 +708,7 @@ fn write_mapped(buffer: &wgpu::Buffer, at: u64, bytes: &[u8]) -> Result<()> {
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
-        .min(4)
+        .min(MAX_COPY_THREADS)
         .min(bytes.len() / PER_THREAD);
     if threads < 2 {
         let end = at + bytes.len().next_multiple_of(4) as u64;
@@ -742,15 +743,14 @@ impl Upload {
             crate::router::queue_write(&self.shared.gpu.queue, &target.buffer, self.written, bytes);
         }
         self.written += bytes.len() as u64;
-        self.since_drain += bytes.len() as u64;
         Ok(())
     }
 
     /// Take the next piece straight from a JS `Uint8Array`: whole words go to `writeBuffer`
     /// from JS memory (no copy into wasm); the few bytes around them through the carry. `int64`
-    /// data is converted through wasm memory, 1 MiB at a time. Returns whether the caller
-    /// should wait for the queue to drain ([`Upload::drained`]) before the next piece.
-    pub(crate) fn write_js(&mut self, piece: &js_sys::Uint8Array) -> Result<bool> {
+    /// data is converted through wasm memory, 1 MiB at a time. (`js/index.js` paces the pieces
+    /// against the queue, so Dawn's own staging for the writes stays bounded.)
+    pub(crate) fn write_js(&mut self, piece: &js_sys::Uint8Array) -> Result<()> {
         const SLICE: u32 = 1 << 20;
         let n = piece.length();
         if self.source == SourceType::Int64 || n < 4096 {
@@ -790,10 +790,16 @@ impl Upload {
             if whole > 0 {
                 self.received += u64::from(whole);
                 if let Some(target) = &self.target {
-                    let queue = crate::web::raw::of_device(&self.shared.gpu.device).queue();
+                    let (queue, buffer) = self.raw.get_or_insert_with(|| {
+                        use crate::web::raw;
+                        (
+                            raw::of_device(&self.shared.gpu.device).queue(),
+                            raw::of_buffer(&target.buffer),
+                        )
+                    });
                     queue
                         .write_buffer(
-                            &crate::web::raw::of_buffer(&target.buffer),
+                            buffer,
                             self.written as f64,
                             &piece.clone().into(),
                             f64::from(head),
@@ -804,21 +810,12 @@ impl Upload {
                         })?;
                 }
                 self.written += u64::from(whole);
-                self.since_drain += u64::from(whole);
             }
             if head + whole < n {
                 self.write(&piece.subarray(head + whole, n).to_vec())?;
             }
         }
-        Ok(self.since_drain >= DRAIN_BYTES)
-    }
-
-    /// A promise that resolves when the queue has done the writes so far.
-    pub(crate) fn drained(&mut self) -> js_sys::Promise {
-        self.since_drain = 0;
-        crate::web::raw::of_device(&self.shared.gpu.device)
-            .queue()
-            .on_submitted_work_done()
+        Ok(())
     }
 
     /// On the web every write is already on the queue.

@@ -155,16 +155,9 @@ impl WasmEngine {
 
 #[wasm_bindgen]
 impl WasmUpload {
-    /// Take the next piece; returns a promise to await before the next one when the queue
-    /// should drain first, else undefined.
-    pub fn write(&mut self, piece: Uint8Array) -> JsResult<JsValue> {
-        let upload = self.open()?;
-        let drain = upload.write_js(&piece).map_err(to_js_error)?;
-        Ok(if drain {
-            upload.drained().into()
-        } else {
-            JsValue::UNDEFINED
-        })
+    /// Take the next piece.
+    pub fn write(&mut self, piece: Uint8Array) -> JsResult<()> {
+        self.open()?.write_js(&piece).map_err(to_js_error)
     }
 
     /// Source bytes taken so far and in all.

@@ -1,7 +1,7 @@
 //! `tmath-bench`: the native benchmark CLI.
 //!
 //! ```text
-//! cargo run --release --bin tmath-bench -- [pool|transfer|precision|matmul|e2e|all] [--json]
+//! cargo run --release --bin tmath-bench -- [pool|transfer|bounded|precision|matmul|e2e|all] [--json]
 //! ```
 //!
 //! Every figure is measured in this run; comparisons are ratios of two measurements taken side by
@@ -11,6 +11,8 @@
 #[cfg(target_arch = "wasm32")]
 fn main() {}
 
+#[cfg(not(target_arch = "wasm32"))]
+mod bounded;
 /// The tests' seeded generator and workloads, so the benchmark replays exactly what they check.
 #[cfg(not(target_arch = "wasm32"))]
 #[path = "../../../tests/common/mod.rs"]
@@ -36,7 +38,7 @@ use report::{Report, Value};
 use tmath::{Engine, EngineConfig};
 
 #[cfg(not(target_arch = "wasm32"))]
-const SUITES: [&str; 5] = ["pool", "transfer", "precision", "matmul", "e2e"];
+const SUITES: [&str; 6] = ["pool", "transfer", "bounded", "precision", "matmul", "e2e"];
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
@@ -80,6 +82,7 @@ fn main() {
         match suite {
             "pool" => pool::pool_suite(&mut out),
             "transfer" => transfer::transfer_suite(&mut out),
+            "bounded" => bounded::bounded_suite(&mut out),
             "precision" => precision::precision_suite(&mut out),
             "matmul" => matmul::matmul_suite(&mut out),
             "e2e" => e2e::e2e_suite(&mut out),

@@ -94,3 +94,18 @@ pub(crate) fn random_f32(n: usize, seed: u64) -> Vec<f32> {
         .map(|_| (rng.next_u64() % 2001) as f32 / 1000.0 - 1.0)
         .collect()
 }
+
+/// A plain buffer for the raw side of a comparison.
+pub(crate) fn raw_buffer(
+    engine: &Engine,
+    label: &str,
+    bytes: u64,
+    usage: wgpu::BufferUsages,
+) -> wgpu::Buffer {
+    engine.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes,
+        usage,
+        mapped_at_creation: false,
+    })
+}

@@ -28,14 +28,14 @@ pub(crate) fn transfer_suite(out: &mut Report) {
         let gb = |s: f64| bytes as f64 / s / 1e9;
         let data = vec![0x5au8; bytes as usize];
         let elements = (bytes / 4) as usize;
-        let raw = engine.device().create_buffer(&wgpu::BufferDescriptor {
-            label: Some("raw"),
-            size: bytes,
-            usage: wgpu::BufferUsages::STORAGE
+        let raw = raw_buffer(
+            &engine,
+            "raw",
+            bytes,
+            wgpu::BufferUsages::STORAGE
                 | wgpu::BufferUsages::COPY_SRC
                 | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        );
         warm_up(&engine, if gpu { 1.0 } else { 0.1 });
 
         // Upload: tmath's route for this adapter and size against one queue.write_buffer.
@@ -121,12 +121,12 @@ pub(crate) fn transfer_suite(out: &mut Report) {
         // CPU device and flatter the raw call).
         let raw_dsts: Vec<_> = (0..batch)
             .map(|_| {
-                engine.device().create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("raw dst"),
-                    size: bytes,
-                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                })
+                raw_buffer(
+                    &engine,
+                    "raw dst",
+                    bytes,
+                    wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                )
             })
             .collect();
         let raw_copy = seconds(reps, || {

@@ -1,0 +1,45 @@
+// Bounded transfers (bench/bounded-workload.mjs) in Node on Dawn, or with --chromium in headless
+// Chromium's WebGPU; results to bench/out/bounded-{dawn,chromium}.json and a table to stdout.
+//
+//   VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json node bench/bounded.mjs [--chromium] [--file-mib N] [--sizes 1,4,16]
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run, report } from './bounded-workload.mjs';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const ROOT = new URL('..', import.meta.url).pathname;
+const settings = {
+  fileMiB: Number(arg('file-mib', 1024)),
+  sizesMiB: arg('sizes', '1,4,16,64,256').split(',').map(Number),
+};
+const chromium = process.argv.includes('--chromium');
+let result;
+if (chromium) {
+  const { serve, launch, openPage } = await import('../tests/js/harness.mjs');
+  const server = await serve(ROOT);
+  const context = await launch();
+  try {
+    const { page } = await openPage(context, `${server.url}/tests/js/page.html`);
+    await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
+    const source = await readFile(new URL('./bounded-workload.mjs', import.meta.url));
+    result = await page.evaluate(async ([b64, s]) => {
+      const { run } = await import(`data:text/javascript;base64,${b64}`);
+      return run(tmath, {}, { ...s, memory: () => performance.memory?.usedJSHeapSize ?? 0 });
+    }, [source.toString('base64'), settings]);
+  } finally {
+    await context.close();
+    await server.close();
+  }
+} else {
+  const { create } = await import('webgpu');
+  const tmath = await import('../js/index.js');
+  result = await run(tmath, { gpu: create([]) }, { ...settings, memory: () => process.memoryUsage().rss });
+}
+const label = chromium ? 'chromium' : 'dawn';
+await mkdir(join(ROOT, 'bench', 'out'), { recursive: true });
+await writeFile(join(ROOT, 'bench', 'out', `bounded-${label}.json`), JSON.stringify(result, null, 2));
+console.log(report(result, label === 'dawn' ? 'Dawn in Node' : 'headless Chromium'));
+process.exit(0);
