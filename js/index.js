@@ -460,16 +460,6 @@ function describe(value) {
   }
 }
 
-/** The typed array `toHost()` gives for `dtype`, over `buffer`. */
-function hostArray(dtype, buffer) {
-  switch (dtype) {
-    case 'float32': return new Float32Array(buffer);
-    case 'int32': return new Int32Array(buffer);
-    case 'float16': return typeof Float16Array === 'function' ? new Float16Array(buffer) : new Uint16Array(buffer);
-    default: return new Uint16Array(buffer);
-  }
-}
-
 /** Typed arrays `toHost(out)` fills, by dtype (a Uint8Array takes any dtype's bytes). */
 const OUT_ARRAYS = {
   float32: ['Float32Array'], int32: ['Int32Array'], float16: ['Float16Array', 'Uint16Array'], bfloat16: ['Uint16Array'],
@@ -492,7 +482,7 @@ function hostOutput(out, dtype, byteLength) {
 }
 
 /** `tensor.read()`: chunks from wasm's `readChunks`, at most one waiting for the consumer. */
-async function* readChunks(inner, chunkBytes, dtype) {
+async function* readChunks(inner, chunkBytes) {
   const ready = [];
   let wake = null; // the consumer waiting for a chunk
   let resume = null; // the producer waiting for the consumer
@@ -500,8 +490,8 @@ async function* readChunks(inner, chunkBytes, dtype) {
   let finished = false;
   let failure;
   const signal = () => { const w = wake; wake = null; w?.(); };
-  const done = call(() => inner.readChunks(chunkBytes, (copy) => {
-    ready.push(hostArray(dtype, copy));
+  const done = call(() => inner.readChunks(chunkBytes, (chunk) => {
+    ready.push(chunk);
     signal();
     if (stopped) return false;
     return new Promise((resolve) => { resume = resolve; });
@@ -752,7 +742,7 @@ export class Tensor {
    */
   read(options) {
     const { chunkBytes } = readOptions(options, ['chunkBytes']);
-    return readChunks(this.#inner, chunkBytes, this.dtype);
+    return readChunks(this.#inner, chunkBytes);
   }
   toString() { return `Tensor(${this.dtype}, [${this.shape.join(', ')}])`; }
 }

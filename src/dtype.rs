@@ -163,14 +163,7 @@ impl HostData<'_> {
         match *self {
             HostData::I64(d) => {
                 for (i, &v) in d.iter().enumerate() {
-                    let v = i32::try_from(v).map_err(|_| Error::ValueOutOfRange {
-                        reason: format!(
-                            "int64 value {v} at index {i} does not fit int32 ({}..={}); int64 data becomes int32 only if every value fits",
-                            i32::MIN,
-                            i32::MAX
-                        ),
-                    })?;
-                    push_from_i32(&mut out, v, target);
+                    push_from_i32(&mut out, narrow_i64(v, i as u64)?, target);
                 }
             }
             HostData::F64(d) => {
@@ -244,6 +237,17 @@ macro_rules! host_data_from {
 }
 
 host_data_from!(f32 => F32, half::f16 => F16, half::bf16 => BF16, i32 => I32, i64 => I64, f64 => F64);
+
+/// The router's rule for `int64` data: element `index`, `v`, as `int32`, or `ValueOutOfRange`.
+pub(crate) fn narrow_i64(v: i64, index: u64) -> Result<i32> {
+    i32::try_from(v).map_err(|_| Error::ValueOutOfRange {
+        reason: format!(
+            "int64 value {v} at index {index} does not fit int32 ({}..={}); int64 data becomes int32 only if every value fits",
+            i32::MIN,
+            i32::MAX
+        ),
+    })
+}
 
 fn push_u16(out: &mut Vec<u8>, v: u16) {
     out.extend_from_slice(&v.to_le_bytes());

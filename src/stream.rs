@@ -261,20 +261,36 @@ pub(crate) fn with_mapped<R>(
     Ok(take(crate::gpu::prefix(&view, n)?))
 }
 
-/// Helper threads for one chunk's host copy at most (2 MiB or more each).
+/// The first `n` bytes of a mapped readback staging buffer as a `Uint8Array` over the mapped
+/// range (JS memory: nothing is copied into wasm), for web sinks.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn mapped_js(buffer: &wgpu::Buffer, n: u64) -> Result<js_sys::Uint8Array> {
+    let range = crate::web::raw::of_buffer(buffer)
+        .get_mapped_range(0.0, n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT) as f64)
+        .map_err(|_| Error::DeviceLost {
+            reason: "a readback staging range could not be mapped".into(),
+        })?;
+    Ok(js_sys::Uint8Array::new_with_byte_offset_and_length(
+        &range, 0, n as u32,
+    ))
+}
+
+/// Helper threads for a host copy of `len` bytes: one per 2 MiB, at most 8 (one thread moves a
+/// few GB/s; below two, the copy stays on the calling thread).
 #[cfg(not(target_arch = "wasm32"))]
-const MAX_COPY_THREADS: usize = 8;
+fn copy_threads(len: usize) -> usize {
+    const PER_THREAD: usize = 2 << 20;
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(8)
+        .min(len / PER_THREAD)
+}
 
 /// Copy `src` into `dst` (same length), on helper threads when it is large enough for that to
-/// measure faster: one thread moves a few GB/s, and a staging chunk is copied while the GPU
-/// fills the next.
+/// measure faster ([`copy_threads`]); a staging chunk is copied while the GPU fills the next.
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn copy_parallel(dst: &mut [u8], src: &[u8]) {
-    const PER_THREAD: usize = 2 << 20;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(MAX_COPY_THREADS)
-        .min(src.len() / PER_THREAD);
+    let threads = copy_threads(src.len());
     if threads < 2 || dst.len() != src.len() {
         dst.copy_from_slice(src);
         return;
@@ -310,6 +326,8 @@ pub struct Upload {
     dtype: DType,
     source: SourceType,
     target: Option<Lease>,
+    /// Bytes of tensor data.
+    len: u64,
     /// Source bytes expected and received so far.
     expected: u64,
     received: u64,
@@ -383,6 +401,7 @@ impl Upload {
             dtype,
             source,
             target: Some(target),
+            len,
             expected,
             received: 0,
             written: 0,
@@ -455,6 +474,13 @@ impl Upload {
 
     /// Count `n` more source bytes, refusing more than expected.
     fn accept(&mut self, n: u64) -> Result<()> {
+        self.check_room(n)?;
+        self.received += n;
+        Ok(())
+    }
+
+    /// `DataLengthMismatch` if `n` more source bytes are more than the tensor holds.
+    fn check_room(&self, n: u64) -> Result<()> {
         self.check_open()?;
         let total = self.received + n;
         if total > self.expected {
@@ -463,7 +489,6 @@ impl Upload {
                 got: total,
             });
         }
-        self.received = total;
         Ok(())
     }
 
@@ -490,17 +515,12 @@ impl Upload {
 
     /// Whole little-endian `int64` elements as `int32` (the router's rule).
     fn narrow_int64(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let first = self.written / 4;
         let mut out = Vec::with_capacity(bytes.len() / 2);
         for (i, word) in bytes.chunks_exact(8).enumerate() {
             let mut le = [0u8; 8];
             le.copy_from_slice(word);
-            let v = i64::from_le_bytes(le);
-            let v = i32::try_from(v).map_err(|_| Error::ValueOutOfRange {
-                reason: format!(
-                    "int64 element {} is {v}, outside int32; tmath keeps int64 data as int32",
-                    self.written / 4 + i as u64
-                ),
-            })?;
+            let v = crate::dtype::narrow_i64(i64::from_le_bytes(le), first + i as u64)?;
             out.extend_from_slice(&v.to_le_bytes());
         }
         Ok(out)
@@ -522,7 +542,7 @@ impl Upload {
             self.emit_tail(&carry)?;
         }
         self.end()?;
-        let len = crate::shape::byte_len(&self.shape, self.dtype)?;
+        let len = self.len;
         let Some(target) = self.target.take() else {
             return Err(Error::invalid_argument("upload", "already finished"));
         };
@@ -640,10 +660,9 @@ impl Upload {
         self.shared.config.transfer_chunk_bytes.next_multiple_of(8)
     }
 
+    /// The tensor's bytes as written: whole 4-byte words.
     fn target_len(&self) -> u64 {
-        crate::shape::byte_len(&self.shape, self.dtype)
-            .unwrap_or(0)
-            .next_multiple_of(4)
+        self.len.next_multiple_of(4)
     }
 
     /// A mapped upload staging buffer: an idle one of the pool, after the oldest chunk in flight
@@ -702,14 +721,10 @@ impl Upload {
 /// large pieces (disjoint mapped views, one per thread).
 #[cfg(not(target_arch = "wasm32"))]
 fn write_mapped(buffer: &wgpu::Buffer, at: u64, bytes: &[u8]) -> Result<()> {
-    const PER_THREAD: usize = 2 << 20;
     let unavailable = |e: wgpu::MapRangeError| Error::DeviceLost {
         reason: format!("upload staging not mapped: {e}"),
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(MAX_COPY_THREADS)
-        .min(bytes.len() / PER_THREAD);
+    let threads = copy_threads(bytes.len());
     if threads < 2 {
         let end = at + bytes.len().next_multiple_of(4) as u64;
         let mut view = buffer.get_mapped_range_mut(at..end).map_err(unavailable)?;
@@ -753,15 +768,10 @@ impl Upload {
     pub(crate) fn write_js(&mut self, piece: &js_sys::Uint8Array) -> Result<()> {
         const SLICE: u32 = 1 << 20;
         let n = piece.length();
+        // Checked as a whole first, so a piece too long takes nothing; the parts below only
+        // move bytes.
+        self.check_room(u64::from(n))?;
         if self.source == SourceType::Int64 || n < 4096 {
-            // Checked as a whole first, so a piece too long takes nothing.
-            self.check_open()?;
-            if self.received + u64::from(n) > self.expected {
-                return Err(Error::DataLengthMismatch {
-                    expected: self.expected,
-                    got: self.received + u64::from(n),
-                });
-            }
             let mut from = 0;
             while from < n {
                 let to = (from + SLICE).min(n);
@@ -776,14 +786,6 @@ impl Upload {
                 unit - self.carry.len() as u32
             };
             let whole = (n - head) / unit * unit;
-            // Checked as a whole first; the parts below only move bytes.
-            self.check_open()?;
-            if self.received + u64::from(n) > self.expected {
-                return Err(Error::DataLengthMismatch {
-                    expected: self.expected,
-                    got: self.received + u64::from(n),
-                });
-            }
             if head > 0 {
                 self.write(&piece.subarray(0, head).to_vec())?;
             }

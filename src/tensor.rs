@@ -314,11 +314,6 @@ fn copy_chunk(buffer: &wgpu::Buffer, n: u64, dst: &mut [u8]) -> Result<()> {
 
 #[cfg(target_arch = "wasm32")]
 fn copy_chunk(buffer: &wgpu::Buffer, n: u64, dst: &mut [u8]) -> Result<()> {
-    let mapped = crate::web::raw::of_buffer(buffer)
-        .get_mapped_range(0.0, n.next_multiple_of(4) as f64)
-        .map_err(|e| Error::DeviceLost {
-            reason: format!("mapped range unavailable: {e:?}"),
-        })?;
-    js_sys::Uint8Array::new_with_byte_offset_and_length(&mapped, 0, n as u32).copy_to(dst);
+    crate::stream::mapped_js(buffer, n)?.copy_to(dst);
     Ok(())
 }

@@ -553,16 +553,13 @@ impl WasmTensor {
             let mut whole: Option<js_sys::ArrayBuffer> = None;
             let mut result: Option<js_sys::Uint8Array> = None;
             crate::stream::read_chunks(&tensor, None, |buffer, at, n| {
-                let mapped = stream::mapped(buffer, n)?;
+                let mapped = crate::stream::mapped_js(buffer, n)?;
                 if at == 0 && n == len {
-                    whole = Some(mapped.slice_with_end(0, n as u32));
+                    whole = Some(mapped.slice(0, n as u32).buffer());
                 } else {
-                    let out = result
-                        .get_or_insert_with(|| js_sys::Uint8Array::new_with_length(len as u32));
-                    out.set(
-                        &js_sys::Uint8Array::new_with_byte_offset_and_length(&mapped, 0, n as u32),
-                        at as u32,
-                    );
+                    result
+                        .get_or_insert_with(|| js_sys::Uint8Array::new_with_length(len as u32))
+                        .set(&mapped, at as u32);
                 }
                 Ok(std::future::ready(Ok(true)))
             })

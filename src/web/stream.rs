@@ -8,15 +8,6 @@ use crate::stream::{SourceType, Upload};
 use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-/// The mapped range `0..n` (rounded up to 4) of a readback staging buffer, in JS memory.
-pub(super) fn mapped(buffer: &wgpu::Buffer, n: u64) -> crate::Result<js_sys::ArrayBuffer> {
-    super::raw::of_buffer(buffer)
-        .get_mapped_range(0.0, n.next_multiple_of(4) as f64)
-        .map_err(|_| Error::DeviceLost {
-            reason: "a readback staging range could not be mapped".into(),
-        })
-}
-
 /// A chunk size from JS: undefined for the engine's own.
 fn chunk_arg(value: &JsValue) -> crate::Result<Option<u64>> {
     if value.is_undefined() || value.is_null() {
@@ -41,8 +32,7 @@ impl WasmTensor {
                 }));
             }
             crate::stream::read_chunks(&tensor, None, |buffer, at, n| {
-                let range = mapped(buffer, n)?;
-                let chunk = Uint8Array::new_with_byte_offset_and_length(&range, 0, n as u32);
+                let chunk = crate::stream::mapped_js(buffer, n)?;
                 out.set(&chunk, at as u32);
                 Ok(std::future::ready(Ok(true)))
             })
@@ -52,16 +42,22 @@ impl WasmTensor {
         })
     }
 
-    /// Read back chunk by chunk: `sink(copy, offset)` gets each chunk's bytes as a new
-    /// `ArrayBuffer` and may return a promise; the next chunk is handed over once it settles
+    /// Read back chunk by chunk: `sink(copy, offset)` gets each chunk as a new typed array of
+    /// the dtype (as `toHost` gives) and may return a promise; the next chunk is handed over once it settles
     /// (the chunks after it are copied on the GPU meanwhile), and `false` stops the read.
     #[wasm_bindgen(js_name = readChunks)]
     pub fn read_chunks(&self, chunk_bytes: JsValue, sink: js_sys::Function) -> js_sys::Promise {
         let tensor = self.tensor.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let chunk = chunk_arg(&chunk_bytes).map_err(to_js_error)?;
+            let dtype = tensor.dtype();
             crate::stream::read_chunks(&tensor, chunk, |buffer, at, n| {
-                let copy = mapped(buffer, n)?.slice_with_end(0, n as u32);
+                let copy = super::typed_array(
+                    dtype,
+                    crate::stream::mapped_js(buffer, n)?
+                        .slice(0, n as u32)
+                        .buffer(),
+                );
                 let answer = sink.call2(&JsValue::NULL, &copy, &(at as f64).into());
                 Ok(async move {
                     let answer = answer
