@@ -48,6 +48,20 @@ export interface EngineOptions {
    * bounded whatever the tensor's size.
    */
   transferChunkBytes?: number;
+  /**
+   * One matmul tile shape for every product (rows × cols per invocation × k per step), instead
+   * of the tuned or default choice.
+   */
+  matmulTiles?: MatmulTiles;
+}
+
+/** Matmul tile shapes: output rows × columns per invocation × k per step. */
+export type MatmulTiles = '4x4x16' | '4x4x32' | '8x4x16' | '4x8x16' | '8x8x8' | '8x8x16' | '4x8x32';
+
+/** The fastest tile shape measured per product size on one adapter (plain JSON). */
+export interface MatmulTuning {
+  adapter: string;
+  choices: { size: number; tiles: MatmulTiles; ms: number }[];
 }
 
 /** Options of `Engine.create`: the engine's options, and the `GPU` to request an adapter from. */
@@ -201,7 +215,8 @@ export declare class Engine {
   prepareTensor(tensor: Tensor, precision?: DTypeName): Tensor;
   cast(tensor: Tensor, dtype: DTypeName): Tensor;
   copy(tensor: Tensor): Tensor;
-  matmul(a: Tensor, b: Tensor): Tensor;
+  /** `{ accumulate: 'float16' }`: allow float16 arithmetic for float16 inputs (shader-f16). */
+  matmul(a: Tensor, b: Tensor, options?: { accumulate?: 'float32' | 'float16' }): Tensor;
   add(a: Tensor | number, b: Tensor | number): Tensor;
   sub(a: Tensor | number, b: Tensor | number): Tensor;
   mul(a: Tensor | number, b: Tensor | number): Tensor;
@@ -211,6 +226,12 @@ export declare class Engine {
   ledger(): Transfer[];
   flush(): void;
   synchronize(): Promise<void>;
+  /** Measure the matmul tile shapes and use the fastest per size (about a second on a GPU). */
+  tuneMatmul(): Promise<MatmulTuning>;
+  /** The tuning in use, or null for the defaults. */
+  readonly matmulTuning: MatmulTuning | null;
+  /** Use a stored tuning, or null for the defaults. */
+  setMatmulTuning(tuning: MatmulTuning | null): void;
   tidy<T extends TensorTree>(fn: () => T): T;
   profile<T>(fn: () => T | Promise<T>): Promise<{ result: T; stats: Stats; ledger: Transfer[] }>;
   /** Why the GPU device was lost, or null while it works. */

@@ -249,7 +249,7 @@ function call(fn) {
 
 const CONSTRUCT = Symbol('tmath.construct');
 
-const ENGINE_OPTIONS = ['precision', 'memoryLimitBytes', 'poolBudgetBytes', 'maxPerClass', 'minClassBytes', 'powerPreference', 'zeroOnReuse', 'transferChunkBytes'];
+const ENGINE_OPTIONS = ['precision', 'memoryLimitBytes', 'poolBudgetBytes', 'maxPerClass', 'minClassBytes', 'powerPreference', 'zeroOnReuse', 'transferChunkBytes', 'matmulTiles'];
 const ENGINE_OPTIONS_WITH_GPU = [...ENGINE_OPTIONS, 'gpu'];
 
 function nullProto(object) {
@@ -865,6 +865,22 @@ export class Engine {
   /** Submit recorded GPU work now (also done by reads, and at the end of each task). */
   flush() { call(() => this.#inner.flush()); }
 
+  /**
+   * Measure every matmul tile shape this device runs on float32 products of several sizes and
+   * use the fastest per size from now on (every engine on this adapter in this page or worker
+   * does). Resolves to `{ adapter, choices: [{ size, tiles, ms }] }`: store it (it is plain JSON)
+   * and give it to `setMatmulTuning` on a later visit to skip measuring. About a second on a GPU.
+   */
+  tuneMatmul() {
+    try { return call(() => this.#inner.tuneMatmul()); } catch (e) { return Promise.reject(e); }
+  }
+
+  /** The matmul tuning in use (`tuneMatmul`'s result), or null for the defaults. */
+  get matmulTuning() { return call(() => this.#inner.matmulTuning()); }
+
+  /** Use a tuning from `tuneMatmul` (perhaps stored as JSON), or null for the defaults. */
+  setMatmulTuning(tuning) { call(() => this.#inner.setMatmulTuning(tuning ?? null)); }
+
   /** Submit recorded work and resolve once the GPU has finished all of it. */
   synchronize() {
     try { return call(() => this.#inner.synchronize()); } catch (e) { return Promise.reject(e); }
@@ -967,8 +983,17 @@ export class Engine {
   /**
    * `a × b` (float32, float16 or bfloat16, one dtype, float32 accumulation): 2-D [m, k] × [k, n]
    * or batched [batch, m, k] × [batch, k, n], a 2-D side broadcast over the batch. Stays on the GPU.
+   * `{ accumulate: 'float16' }` allows float16 arithmetic for float16 inputs where the device has
+   * `shader-f16` (each k step of 8–32 products summed in float16, steps added in float32):
+   * faster on GPUs with fast float16, less exact; elsewhere it changes nothing.
    */
-  matmul(a, b) { return this.#wrap(call(() => this.#inner.matmul(wasmTensorOf(a, 'matmul'), wasmTensorOf(b, 'matmul')))); }
+  matmul(a, b, options) {
+    const { accumulate } = readOptions(options, ['accumulate'], 'matmul options');
+    if (accumulate !== undefined && typeof accumulate !== 'string') {
+      throw tmathError('InvalidArgument', `accumulate must be 'float32' or 'float16', got ${describe(accumulate)}`);
+    }
+    return this.#wrap(call(() => this.#inner.matmul(wasmTensorOf(a, 'matmul'), wasmTensorOf(b, 'matmul'), accumulate)));
+  }
   /** `a + b` with NumPy broadcasting; either side may be a number (float32 and int32 tensors). */
   add(a, b) { return this.#binary('add', a, b); }
   /** `a - b` with NumPy broadcasting; either side may be a number. */

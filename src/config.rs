@@ -2,6 +2,7 @@
 //! leaf: everything else reads it.
 
 use crate::dtype::DType;
+use crate::kernels::MatmulTiles;
 use crate::pool::PoolConfig;
 
 /// How an [`Engine`](crate::Engine) is set up. `Default` gives the documented defaults.
@@ -32,6 +33,11 @@ pub struct EngineConfig {
     /// streamed uploads larger than this move through a ring of [`TRANSFER_RING`] pooled staging
     /// buffers of this size, so staging stays bounded whatever the tensor's size.
     pub transfer_chunk_bytes: u64,
+    /// One matmul tile shape for every product (default `None`: the adapter's measured
+    /// [`MatmulTuning`](crate::MatmulTuning) if one was made in this process, else the defaults;
+    /// see [`Engine::tune_matmul`](crate::Engine::tune_matmul)). Checked at engine creation
+    /// against the device's workgroup memory.
+    pub matmul_tiles: Option<MatmulTiles>,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +52,7 @@ impl Default for EngineConfig {
             ledger_capacity: 256,
             zero_on_reuse: false,
             transfer_chunk_bytes: TRANSFER_CHUNK_BYTES,
+            matmul_tiles: None,
         }
     }
 }

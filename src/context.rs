@@ -474,15 +474,19 @@ pub(crate) struct Shared {
     pub gpu: Gpu,
     pub config: EngineConfig,
     state: Mutex<State>,
+    /// The adapter's measured matmul tile shapes, if any (`tuning.rs`).
+    pub matmul_tuning: Mutex<Option<crate::tuning::MatmulTuning>>,
 }
 
 impl Shared {
     /// The device, the configuration in force, and a fresh state over them.
     pub fn new(gpu: Gpu, config: EngineConfig, state: State) -> Shared {
+        let tuning = crate::tuning::measured(&crate::tuning::adapter_key(&gpu.report));
         Shared {
             gpu,
             config,
             state: Mutex::new(state),
+            matmul_tuning: Mutex::new(tuning),
         }
     }
 

@@ -8,6 +8,7 @@ pub(crate) use crate::context::{Shared, State};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::gpu::{AdapterReport, Gpu, Origin};
+use crate::kernels::MatmulTiles;
 use crate::ledger::{Ledger, Transfer};
 use crate::platform::{MapSlot, MapWait};
 use crate::pool::{BufferKind, Pool, PoolConfig, PoolStats};
@@ -84,6 +85,22 @@ impl Engine {
                     gpu.report.name, gpu.report.device_type
                 ),
             ));
+        }
+        if let Some(tiles) = config.matmul_tiles {
+            let limit = gpu.report.max_workgroup_storage_bytes;
+            if !MatmulTiles::ALL.contains(&tiles) || tiles.workgroup_bytes() > limit {
+                return Err(Error::invalid_argument(
+                    "matmulTiles",
+                    format!(
+                        "{tiles} is not a tile shape this device runs: one of {} within its {limit} bytes of workgroup memory",
+                        crate::tuning::candidates(limit)
+                            .iter()
+                            .map(|t| t.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
         }
         let mut config = config;
         config.pool.max_buffer_bytes = gpu.report.max_buffer_size;

@@ -32,6 +32,8 @@ pub struct AdapterReport {
     pub max_buffer_size: u64,
     /// `maxStorageBufferBindingSize` of the device.
     pub max_storage_buffer_binding_size: u64,
+    /// `maxComputeWorkgroupStorageSize` of the device: bounds the matmul tile shapes.
+    pub max_workgroup_storage_bytes: u32,
 }
 
 /// Who made the device, and so who may destroy it.
@@ -251,6 +253,7 @@ impl Gpu {
             subgroups: features.contains(wgpu::Features::SUBGROUP),
             max_buffer_size: limits.max_buffer_size,
             max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+            max_workgroup_storage_bytes: limits.max_compute_workgroup_storage_size,
         };
         Gpu {
             device,

@@ -25,6 +25,7 @@
 // platform -> gpu, pool -> plan, kernels -> context -> tensor -> engine -> the facade methods on
 // Engine (router: transfers; ops; precision) -> web. (One exception on wasm: tensor's foreign
 // storage names web::raw's GPUBuffer binding.)
+mod autotune;
 mod config;
 mod context;
 pub mod dtype;
@@ -43,6 +44,7 @@ pub mod shape;
 pub mod stats;
 mod stream;
 mod tensor;
+mod tuning;
 pub(crate) mod weights;
 
 // The wasm-bindgen layer under js/index.js: its exports reach JS through wasm-bindgen, not through
@@ -54,7 +56,7 @@ pub use dtype::{precision_matches, DType, HostData};
 pub use engine::{Engine, EngineConfig, PoolHandle};
 pub use error::{Error, Result};
 pub use gpu::{AdapterReport, DeviceKind};
-pub use kernels::ElementOp;
+pub use kernels::{ElementOp, MatmulTiles};
 pub use ops::Operand;
 pub use pool::{PoolConfig, PoolStats, SizeClass};
 pub use router::{ConversionSite, GpuCopy, Route, Transfer, UploadRoute};
@@ -62,3 +64,4 @@ pub use shape::Shape;
 pub use stats::{Counters, Stats};
 pub use stream::{SourceType, Upload};
 pub use tensor::Tensor;
+pub use tuning::{MatmulChoice, MatmulTuning};

@@ -6,7 +6,9 @@ use crate::context::{Shared, State};
 use crate::dtype::DType;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::kernels::{groups, ElementMode, ElementOp, Kernel, UNIFORM_SLOT};
+use crate::kernels::{
+    groups, ElementMode, ElementOp, Kernel, MatmulInput, MatmulTiles, UNIFORM_SLOT,
+};
 use crate::pool::{BufferKind, Lease};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -44,11 +46,6 @@ impl From<i32> for Operand<'_> {
         Operand::Scalar(x as f64)
     }
 }
-
-/// Products with at least this many 128×128 output tiles use the 128×128-tile matmul. Measured
-/// on an H100 (bench/RESULTS.md): at 4096² the large variant gives 19.4 against 17.0 TFLOP/s
-/// (1024 tiles), at 2048² (256 tiles) and 1024² (64 tiles) it is 20–45 % slower.
-pub const LARGE_MATMUL_TILES: u64 = 512;
 
 /// Most dimensions an elementwise op broadcasts over.
 pub const MAX_RANK: usize = 8;
@@ -123,6 +120,34 @@ impl Engine {
     /// 2-D `[m, k] × [k, n]`, or batched `[batch, m, k] × [batch, k, n]` where a 2-D side is
     /// broadcast over the batch. The result has the inputs' dtype.
     pub fn matmul(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        self.matmul_tiled(a, b, None, DType::F32)
+    }
+
+    /// [`Engine::matmul`], allowing float16 arithmetic: with `accumulate` = `F16`, float16
+    /// inputs on an adapter with `shader-f16` are multiplied in float16, the products of each k
+    /// step (8 to 32 of them, the tile shape's depth) summed in float16 and added into float32
+    /// accumulators between steps. On GPUs with fast float16 that is up to twice the arithmetic
+    /// rate; the error grows with the step's length, and a step's sum past 65504 overflows to
+    /// infinity. A permission, as PyTorch's `allow_tf32`: other inputs and adapters without
+    /// `shader-f16` accumulate in float32 as `matmul` does. `accumulate` = `F32` is `matmul`.
+    pub fn matmul_with(&self, a: &Tensor, b: &Tensor, accumulate: DType) -> Result<Tensor> {
+        if !matches!(accumulate, DType::F32 | DType::F16) {
+            return Err(Error::invalid_argument(
+                "accumulate",
+                format!("expected float32 or float16, got {accumulate}"),
+            ));
+        }
+        self.matmul_tiled(a, b, None, accumulate)
+    }
+
+    /// [`Engine::matmul`] with this tile shape, or the engine's choice (`None`).
+    pub(crate) fn matmul_tiled(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        tiles: Option<MatmulTiles>,
+        accumulate: DType,
+    ) -> Result<Tensor> {
         check_owned(self, a, "matmul")?;
         check_owned(self, b, "matmul")?;
         let dtype = a.dtype();
@@ -166,16 +191,24 @@ impl Engine {
         };
         let batch = batch.unwrap_or(1) as u64;
         let (m64, n64, k64) = (m as u64, n as u64, k as u64);
-        // Variants by shape: 128×128 tiles when there are enough of them to fill a large GPU,
-        // 64×64 otherwise (small and skinny products, where bigger tiles leave SMs idle).
-        // CPU devices (lavapipe, SwiftShader) have few cores to fill and gain from the larger
-        // block from 256 up (2x on lavapipe at 512).
-        let tiles = m64.div_ceil(128) * n64.div_ceil(128) * batch;
-        let cpu = self.shared.gpu.report.device_type == crate::gpu::DeviceKind::Cpu;
-        let large = tiles >= LARGE_MATMUL_TILES || (cpu && m >= 256 && n >= 256);
-        let tile = if large { 128 } else { 64 };
-        let groups_x = n64.div_ceil(tile);
-        let groups_y = m64.div_ceil(tile);
+        let report = &self.shared.gpu.report;
+        let tiles = tiles
+            .or(self.shared.config.matmul_tiles)
+            .or_else(|| {
+                let tuned = self.shared.matmul_tuning.lock().ok()?;
+                tuned.as_ref()?.pick(batch * m64 * n64)
+            })
+            .unwrap_or_else(|| {
+                crate::tuning::default_tiles(
+                    m64,
+                    n64,
+                    batch,
+                    report.device_type,
+                    report.max_workgroup_storage_bytes,
+                )
+            });
+        let groups_x = n64.div_ceil(tiles.block_cols() as u64);
+        let groups_y = m64.div_ceil(tiles.block_rows() as u64);
         if groups_x > 65_535 || groups_y > 65_535 || batch > 65_535 {
             return Err(Error::TooLarge {
                 what: "matmul grid (tiles per dimension, batch)",
@@ -218,9 +251,17 @@ impl Engine {
         let mut state = shared.lock();
         let (ba, bb) = (a.raw_buffer()?, b.raw_buffer()?);
         let out = shared.acquire(&mut state, out_f32, BufferKind::Storage)?;
+        let input = match dtype {
+            DType::F16 if report.shader_f16 && accumulate == DType::F16 => MatmulInput::F16Math,
+            DType::F16 if report.shader_f16 => MatmulInput::F16,
+            DType::F16 => MatmulInput::F16Packed,
+            DType::BF16 => MatmulInput::BF16,
+            _ => MatmulInput::F32,
+        };
         let kernel = Kernel::Matmul {
-            input: dtype,
-            large,
+            input,
+            tiles,
+            vector: k64.is_multiple_of(4) && n64.is_multiple_of(4),
         };
         let bindings = [
             (&ba, words(a.byte_len())),
@@ -370,13 +411,20 @@ impl Engine {
         };
         let b_len = second.map_or(first.byte_len(), Tensor::byte_len);
         let out = shared.acquire(&mut state, len, BufferKind::Storage)?;
-        let kernel = Kernel::Elementwise { op, dtype, mode };
+        // Four elements per invocation where every operand is whole vec4s.
+        let vector = n.is_multiple_of(4) && mode != ElementMode::Broadcast;
+        let kernel = Kernel::Elementwise {
+            op,
+            dtype,
+            mode,
+            vector,
+        };
         let bindings = [
             (&ba, words(first.byte_len())),
             (&bb, words(b_len)),
             (&out.buffer, words(len)),
         ];
-        let (x, y) = groups(n);
+        let (x, y) = groups(if vector { n / 4 } else { n });
         let recorded = record_op(&mut state, kernel, &params, bindings, (x, y, 1));
         if let Err(e) = recorded {
             state.release(out);

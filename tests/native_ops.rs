@@ -334,3 +334,72 @@ fn host_in_host_out_matmul_costs_two_writes_one_readback_and_one_submit() {
         );
     }
 }
+
+#[test]
+fn elementwise_results_are_the_same_bits_four_and_one_element_per_invocation() {
+    let engine = engine_with(UploadRoute::Auto);
+    let mut rng = Rng::new(17);
+    let specials = [
+        f32::NAN,
+        -0.0,
+        0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        1e-40,
+        -3.5,
+    ];
+    // 4096: four elements per invocation; 4093: one.
+    for n in [4096usize, 4093] {
+        let mut x = random(&mut rng, n);
+        x[..specials.len()].copy_from_slice(&specials);
+        let y: Vec<f32> = random(&mut rng, n).iter().map(|v| v + 1.5).collect();
+        let (tx, ty) = (
+            engine.to_device(&x, [n], None).unwrap(),
+            engine.to_device(&y, [n], None).unwrap(),
+        );
+        type Reference = fn(f32, f32) -> f32;
+        let ops: [(&str, Reference); 4] = [
+            ("add", |a, b| a + b),
+            ("sub", |a, b| a - b),
+            ("mul", |a, b| a * b),
+            ("div", |a, b| a / b),
+        ];
+        for (name, f) in ops {
+            let op = |a: tmath::Operand, b: tmath::Operand| match name {
+                "add" => engine.add(a, b),
+                "sub" => engine.sub(a, b),
+                "mul" => engine.mul(a, b),
+                _ => engine.div(a, b),
+            };
+            let bits = |t: Tensor| t.to_vec::<u32>().unwrap();
+            let same = bits(op((&tx).into(), (&ty).into()).unwrap());
+            let right = bits(op((&tx).into(), 2.5f32.into()).unwrap());
+            let left = bits(op(2.5f32.into(), (&tx).into()).unwrap());
+            for i in 0..n {
+                let check = |got: u32, want: f32, what: &str| {
+                    assert!(
+                        got == want.to_bits() || (want.is_nan() && f32::from_bits(got).is_nan()),
+                        "{name} {what} n={n} [{i}]: {:?} vs {want:?}",
+                        f32::from_bits(got)
+                    )
+                };
+                check(same[i], f(x[i], y[i]), "tensor");
+                check(right[i], f(x[i], 2.5), "scalar right");
+                check(left[i], f(2.5, x[i]), "scalar left");
+            }
+        }
+        let relu = engine.relu(&tx).unwrap().to_vec::<u32>().unwrap();
+        for i in 0..n {
+            let want = if x[i] < 0.0 { 0.0f32 } else { x[i] };
+            assert_eq!(relu[i], want.to_bits(), "relu n={n} [{i}] of {}", x[i]);
+        }
+        let ints: Vec<i32> = (0..n as i32).map(|v| v * 7919 - 40_000).collect();
+        let ti = engine.to_device(&ints, [n], None).unwrap();
+        let q = engine.div(&ti, 7i32).unwrap().to_vec::<i32>().unwrap();
+        let r = engine.relu(&ti).unwrap().to_vec::<i32>().unwrap();
+        for i in 0..n {
+            assert_eq!(q[i], ints[i] / 7, "int div n={n} [{i}]");
+            assert_eq!(r[i], ints[i].max(0), "int relu n={n} [{i}]");
+        }
+    }
+}

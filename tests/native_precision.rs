@@ -86,57 +86,68 @@ fn the_golden_file_is_what_the_half_crate_says() {
 fn gpu_casts_match_the_golden_vectors_bit_for_bit() {
     let engine = engine();
     let (floats, ints) = golden::parse(golden::FILE);
-    let input: Vec<u32> = floats.iter().map(|c| c.input).collect();
-    let n = input.len();
-    let t = engine
-        .to_device(
-            HostData::Bytes(bytemuck::cast_slice(&input), DType::F32),
-            [n],
-            None,
-        )
-        .unwrap();
-    let f16s = bits16(&engine.cast(&t, DType::F16).unwrap());
-    let bf16s = bits16(&engine.cast(&t, DType::BF16).unwrap());
-    let i32s = engine
-        .cast(&t, DType::I32)
-        .unwrap()
-        .to_vec::<i32>()
-        .unwrap();
-    for (k, c) in floats.iter().enumerate() {
-        assert_eq!(f16s[k], c.f16, "f32 {:08x} -> f16", c.input);
-        assert_eq!(bf16s[k], c.bf16, "f32 {:08x} -> bf16", c.input);
-        assert_eq!(i32s[k], c.i32, "f32 {:08x} -> i32", c.input);
+    // Twice: a length that is a multiple of 8 (16 bytes per invocation) and one that is not
+    // (one word per invocation).
+    let lengths = |n: usize| [n / 8 * 8, n / 8 * 8 - 1];
+    assert!(floats.len() >= 16 && ints.len() >= 16);
+    for len in lengths(floats.len()) {
+        let input: Vec<u32> = floats[..len].iter().map(|c| c.input).collect();
+        let t = engine
+            .to_device(
+                HostData::Bytes(bytemuck::cast_slice(&input), DType::F32),
+                [len],
+                None,
+            )
+            .unwrap();
+        let f16s = bits16(&engine.cast(&t, DType::F16).unwrap());
+        let bf16s = bits16(&engine.cast(&t, DType::BF16).unwrap());
+        let i32s = engine
+            .cast(&t, DType::I32)
+            .unwrap()
+            .to_vec::<i32>()
+            .unwrap();
+        for (k, c) in floats[..len].iter().enumerate() {
+            assert_eq!(f16s[k], c.f16, "f32 {:08x} -> f16 ({len})", c.input);
+            assert_eq!(bf16s[k], c.bf16, "f32 {:08x} -> bf16 ({len})", c.input);
+            assert_eq!(i32s[k], c.i32, "f32 {:08x} -> i32 ({len})", c.input);
+        }
     }
-    let input: Vec<i32> = ints.iter().map(|c| c.input).collect();
-    let t = engine.to_device(&input, [input.len()], None).unwrap();
-    let f32s = engine
-        .cast(&t, DType::F32)
-        .unwrap()
-        .to_vec::<u32>()
-        .unwrap();
-    let f16s = bits16(&engine.cast(&t, DType::F16).unwrap());
-    let bf16s = bits16(&engine.cast(&t, DType::BF16).unwrap());
-    for (k, c) in ints.iter().enumerate() {
-        assert_eq!(f32s[k], c.f32, "i32 {} -> f32", c.input);
-        assert_eq!(f16s[k], c.f16, "i32 {} -> f16", c.input);
-        assert_eq!(bf16s[k], c.bf16, "i32 {} -> bf16", c.input);
+    for len in lengths(ints.len()) {
+        let input: Vec<i32> = ints[..len].iter().map(|c| c.input).collect();
+        let t = engine.to_device(&input, [len], None).unwrap();
+        let f32s = engine
+            .cast(&t, DType::F32)
+            .unwrap()
+            .to_vec::<u32>()
+            .unwrap();
+        let f16s = bits16(&engine.cast(&t, DType::F16).unwrap());
+        let bf16s = bits16(&engine.cast(&t, DType::BF16).unwrap());
+        for (k, c) in ints[..len].iter().enumerate() {
+            assert_eq!(f32s[k], c.f32, "i32 {} -> f32 ({len})", c.input);
+            assert_eq!(f16s[k], c.f16, "i32 {} -> f16 ({len})", c.input);
+            assert_eq!(bf16s[k], c.bf16, "i32 {} -> bf16 ({len})", c.input);
+        }
     }
 }
 
 #[test]
 fn every_16_bit_pattern_casts_exactly() {
     let engine = engine();
-    let all: Vec<u16> = (0..=u16::MAX).collect();
-    let n = all.len();
-    for (from, decode) in [
-        (
-            DType::F16,
-            (|b| f16::from_bits(b).to_f32()) as fn(u16) -> f32,
-        ),
-        (DType::BF16, |b| bf16::from_bits(b).to_f32()),
-    ] {
+    let every: Vec<u16> = (0..=u16::MAX).collect();
+    // All 65536 (16 bytes per invocation) and all but the last (one word per invocation).
+    for (all, (from, decode)) in [&every[..], &every[..65535]].into_iter().flat_map(|all| {
+        [
+            (
+                DType::F16,
+                (|b| f16::from_bits(b).to_f32()) as fn(u16) -> f32,
+            ),
+            (DType::BF16, |b| bf16::from_bits(b).to_f32()),
+        ]
+        .map(|p| (all, p))
+    }) {
+        let n = all.len();
         let t = engine
-            .to_device(HostData::Bytes(bytemuck::cast_slice(&all), from), [n], None)
+            .to_device(HostData::Bytes(bytemuck::cast_slice(all), from), [n], None)
             .unwrap();
         let f32s = engine
             .cast(&t, DType::F32)

@@ -498,12 +498,7 @@ fn concurrent_readbacks_from_many_threads_each_get_their_own_data() {
 /// every tmath buffer destroyed once its tensor is gone.
 #[test]
 fn an_engine_on_the_apps_own_device_never_destroys_it() {
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapter = tmath_block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-        .unwrap_or_else(|e| panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"));
-    let (device, queue) =
-        tmath_block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
+    let (device, queue) = common::plain_device();
     let engine = Engine::from_wgpu(device.clone(), queue.clone(), EngineConfig::default()).unwrap();
     assert_eq!(
         engine.adapter().max_buffer_size,
@@ -566,18 +561,5 @@ fn an_engine_on_the_apps_own_device_never_destroys_it() {
     match second.recover_blocking() {
         Err(Error::DeviceLost { reason }) => assert!(reason.contains("from_wgpu"), "{reason}"),
         other => panic!("expected DeviceLost, got {other:?}"),
-    }
-}
-
-fn tmath_block_on<F: std::future::Future>(future: F) -> F::Output {
-    // wgpu resolves these futures natively without an event loop: one poll does it.
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::yield_now();
     }
 }

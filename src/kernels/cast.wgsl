@@ -1,14 +1,12 @@
 // Casts between float32 (0), float16 (1), bfloat16 (2) and int32 (3), on 32-bit words and integer
 // bit operations only: no shader-f16, no float arithmetic, so every adapter gives the same bits
 // as the `half` crate and IEEE round-to-nearest-even (subnormals kept, NaN stays a quiet NaN).
-// 16-bit tensors are packed two to a word, element 2k in the low half.
-// One invocation writes one output word; sizes come from arrayLength.
+// 16-bit tensors are packed two to a word, element 2k in the low half. The entry points are in
+// cast_words.wgsl (one output word per invocation, any length) and cast_vec4.wgsl (16 output
+// bytes per invocation, for lengths that are multiples of 8 elements).
 
 override SRC: u32 = 0u;
 override DST: u32 = 0u;
-
-@group(0) @binding(0) var<storage, read> src: array<u32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<u32>;
 
 // Truncates toward zero and saturates; NaN becomes 0 (as Rust's `as i32`).
 fn f32_to_i32(x: u32) -> u32 {
@@ -80,13 +78,6 @@ fn i32_to_float(v: u32, m_bits: u32, bias: u32, max_exp: u32, sign_bit: u32) -> 
     return out;
 }
 
-fn load(i: u32) -> u32 {
-    if (SRC == 1u || SRC == 2u) {
-        return (src[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu;
-    }
-    return src[i];
-}
-
 fn convert(raw: u32) -> u32 {
     if (SRC == 3u) {
         switch DST {
@@ -107,27 +98,5 @@ fn convert(raw: u32) -> u32 {
         case 2u: { return f32_to_bf16(f); }
         case 3u: { return f32_to_i32(f); }
         default: { return f; }
-    }
-}
-
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 256u;
-    if (i >= arrayLength(&dst)) {
-        return;
-    }
-    if (DST == 1u || DST == 2u) {
-        var elements = arrayLength(&src);
-        if (SRC == 1u || SRC == 2u) {
-            elements = elements * 2u;
-        }
-        let low = convert(load(2u * i));
-        var high = 0u;
-        if (2u * i + 1u < elements) {
-            high = convert(load(2u * i + 1u));
-        }
-        dst[i] = low | (high << 16u);
-    } else {
-        dst[i] = convert(load(i));
     }
 }

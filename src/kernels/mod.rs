@@ -7,21 +7,36 @@
 use crate::dtype::DType;
 use std::collections::HashMap;
 
+pub(crate) mod matmul;
+pub(crate) use matmul::MatmulInput;
+pub use matmul::MatmulTiles;
+
 /// A compute kernel tmath knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Kernel {
     /// 16 bytes per invocation, storage to storage.
     Copy,
-    /// A dtype cast, one output word per invocation (`cast.wgsl`, specialised by constants).
-    Cast { src: DType, dst: DType },
-    /// Tiled matmul with f32 accumulation and f32 output, inputs of `input` dtype; `large`
-    /// picks the 128×128-tile variant.
-    Matmul { input: DType, large: bool },
+    /// A dtype cast (`cast.wgsl`, specialised by constants): one output word per invocation, or
+    /// 16 output bytes (`vector`, for lengths that are multiples of 8 elements).
+    Cast {
+        src: DType,
+        dst: DType,
+        vector: bool,
+    },
+    /// Tiled matmul with f32 accumulation and f32 output (`matmul.rs`); `vector` where k and n
+    /// are multiples of 4.
+    Matmul {
+        input: MatmulInput,
+        tiles: MatmulTiles,
+        vector: bool,
+    },
     /// An elementwise op (`elementwise.wgsl`).
+    /// `vector`: four elements per invocation (lengths that are multiples of 4, not broadcast).
     Elementwise {
         op: ElementOp,
         dtype: DType,
         mode: ElementMode,
+        vector: bool,
     },
 }
 
@@ -80,17 +95,29 @@ impl Kernel {
         let f16 = include_str!("f16.wgsl");
         match self {
             Kernel::Copy => include_str!("copy.wgsl").into(),
-            Kernel::Cast { .. } => format!("{f16}\n{}", include_str!("cast.wgsl")),
-            Kernel::Matmul { large, .. } => format!(
+            Kernel::Cast { vector, .. } => format!(
                 "{f16}\n{}\n{}",
-                include_str!("matmul_common.wgsl"),
-                if large {
-                    include_str!("matmul_large.wgsl")
+                include_str!("cast.wgsl"),
+                if vector {
+                    include_str!("cast_vec4.wgsl")
                 } else {
-                    include_str!("matmul.wgsl")
+                    include_str!("cast_words.wgsl")
                 }
             ),
-            Kernel::Elementwise { .. } => include_str!("elementwise.wgsl").into(),
+            Kernel::Matmul {
+                input,
+                tiles,
+                vector,
+            } => matmul::source(input, tiles, vector),
+            Kernel::Elementwise { vector, .. } => format!(
+                "{}\n{}",
+                if vector {
+                    "alias W = vec4<u32>; alias WI = vec4<i32>; alias WF = vec4<f32>; const WIDTH = 4u;"
+                } else {
+                    "alias W = u32; alias WI = i32; alias WF = f32; const WIDTH = 1u;"
+                },
+                include_str!("elementwise.wgsl")
+            ),
         }
     }
 
@@ -106,9 +133,11 @@ impl Kernel {
     fn constants(self) -> Vec<(&'static str, f64)> {
         match self {
             Kernel::Copy => Vec::new(),
-            Kernel::Cast { src, dst } => vec![("SRC", code(src)), ("DST", code(dst))],
-            Kernel::Matmul { input, .. } => vec![("IN", code(input))],
-            Kernel::Elementwise { op, dtype, mode } => vec![
+            Kernel::Cast { src, dst, .. } => vec![("SRC", code(src)), ("DST", code(dst))],
+            Kernel::Matmul { .. } => Vec::new(),
+            Kernel::Elementwise {
+                op, dtype, mode, ..
+            } => vec![
                 ("OP", op as u32 as f64),
                 ("TYPE", code(dtype)),
                 (
@@ -335,7 +364,12 @@ pub(crate) fn record_cast(
     elements: u64,
     max_binding: u64,
 ) -> u64 {
-    let kernel = Kernel::Cast { src: from, dst: to };
+    let vector = elements.is_multiple_of(8);
+    let kernel = Kernel::Cast {
+        src: from,
+        dst: to,
+        vector,
+    };
     let pipeline = pipelines.get(device, kernel).clone();
     // Chunks start at multiples of 128 elements: 256-byte offsets for 2-byte and 4-byte types.
     let chunk = (max_binding / 4 / 128 * 128).max(128);
@@ -354,7 +388,8 @@ pub(crate) fn record_cast(
         );
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind, &[]);
-        let (x, y) = groups(words(n, to) / 4);
+        let per_invocation = if vector { 16 } else { 4 };
+        let (x, y) = groups(words(n, to) / per_invocation);
         pass.dispatch_workgroups(x, y, 1);
         start += n;
         dispatches += 1;

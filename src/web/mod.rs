@@ -53,7 +53,7 @@ fn get(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
-const OPTIONS: [&str; 8] = [
+const OPTIONS: [&str; 9] = [
     "precision",
     "memoryLimitBytes",
     "poolBudgetBytes",
@@ -62,6 +62,7 @@ const OPTIONS: [&str; 8] = [
     "powerPreference",
     "zeroOnReuse",
     "transferChunkBytes",
+    "matmulTiles",
 ];
 
 /// The largest `maxPerClass` accepted (far above any useful cap; keeps it from wrapping).
@@ -137,6 +138,24 @@ fn engine_config(options: &JsValue) -> crate::Result<EngineConfig> {
     let chunk = get(options, "transferChunkBytes");
     if !chunk.is_undefined() {
         config.transfer_chunk_bytes = byte_count(&chunk, "transferChunkBytes")?;
+    }
+    let tiles = get(options, "matmulTiles");
+    if !tiles.is_undefined() {
+        config.matmul_tiles = Some(
+            tiles
+                .as_string()
+                .as_deref()
+                .and_then(crate::MatmulTiles::parse)
+                .ok_or_else(|| {
+                    Error::invalid_argument(
+                        "matmulTiles",
+                        format!(
+                            "expected one of {}, got {tiles:?}",
+                            crate::MatmulTiles::ALL.map(|t| format!("'{t}'")).join(", ")
+                        ),
+                    )
+                })?,
+        );
     }
     let zero = get(options, "zeroOnReuse");
     if !zero.is_undefined() {
@@ -317,6 +336,36 @@ impl WasmEngine {
         })
     }
 
+    /// Measure the matmul tile shapes; resolves to `{ adapter, choices: [{ size, tiles, ms }] }`.
+    #[wasm_bindgen(js_name = tuneMatmul)]
+    pub fn tune_matmul(&self) -> js_sys::Promise {
+        let engine = self.engine.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let tuning = engine.tune_matmul().await.map_err(to_js_error)?;
+            Ok(tuning_object(&tuning))
+        })
+    }
+
+    /// The tuning in use, or `null`.
+    #[wasm_bindgen(js_name = matmulTuning)]
+    pub fn matmul_tuning(&self) -> JsValue {
+        self.engine
+            .matmul_tuning()
+            .map_or(JsValue::NULL, |t| tuning_object(&t))
+    }
+
+    /// Use a tuning measured earlier (`null`: the defaults).
+    #[wasm_bindgen(js_name = setMatmulTuning)]
+    pub fn set_matmul_tuning(&self, tuning: JsValue) -> JsResult<()> {
+        let parsed = if tuning.is_null() || tuning.is_undefined() {
+            None
+        } else {
+            Some(parse_tuning(&tuning).map_err(to_js_error)?)
+        };
+        self.engine.set_matmul_tuning(parsed);
+        Ok(())
+    }
+
     /// For tmath's own tests of the abort path (`engine[Symbol.for('tmath.abortForTests')]()`):
     /// a panic while the engine's lock is held, the worst case a bug could cause.
     #[wasm_bindgen(js_name = abortForTests)]
@@ -387,9 +436,24 @@ impl WasmEngine {
     }
 
     /// `matmul(a, b)`.
-    pub fn matmul(&self, a: &WasmTensor, b: &WasmTensor) -> JsResult<WasmTensor> {
+    pub fn matmul(
+        &self,
+        a: &WasmTensor,
+        b: &WasmTensor,
+        accumulate: Option<String>,
+    ) -> JsResult<WasmTensor> {
+        let accumulate = match accumulate.as_deref() {
+            None | Some("float32") => DType::F32,
+            Some("float16") => DType::F16,
+            Some(other) => {
+                return Err(to_js_error(Error::invalid_argument(
+                    "accumulate",
+                    format!("expected 'float32' or 'float16', got {other:?}"),
+                )))
+            }
+        };
         self.engine
-            .matmul(&a.tensor, &b.tensor)
+            .matmul_with(&a.tensor, &b.tensor, accumulate)
             .map(|tensor| WasmTensor { tensor })
             .map_err(to_js_error)
     }
@@ -606,4 +670,55 @@ fn typed_array(dtype: DType, raw: js_sys::ArrayBuffer) -> JsValue {
             }
         }
     }
+}
+
+fn tuning_object(tuning: &crate::MatmulTuning) -> JsValue {
+    let out = Object::new();
+    let _ = Reflect::set(&out, &"adapter".into(), &tuning.adapter.as_str().into());
+    let choices = js_sys::Array::new();
+    for c in &tuning.choices {
+        let choice = Object::new();
+        let _ = Reflect::set(&choice, &"size".into(), &(c.size as f64).into());
+        let _ = Reflect::set(&choice, &"tiles".into(), &c.tiles.name().into());
+        let _ = Reflect::set(&choice, &"ms".into(), &c.ms.into());
+        choices.push(&choice);
+    }
+    let _ = Reflect::set(&out, &"choices".into(), &choices);
+    out.into()
+}
+
+/// A tuning object as `tuneMatmul` returns it (perhaps stored and parsed again).
+fn parse_tuning(value: &JsValue) -> crate::Result<crate::MatmulTuning> {
+    let bad = |why: String| Error::invalid_argument("tuning", why);
+    let adapter = get(value, "adapter").as_string().ok_or_else(|| {
+        bad("expected { adapter: string, choices: [...] } as tuneMatmul() returns it".into())
+    })?;
+    let list = get(value, "choices");
+    if !js_sys::Array::is_array(&list) {
+        return Err(bad("choices must be an array".into()));
+    }
+    let mut choices = Vec::new();
+    for item in js_sys::Array::from(&list).iter() {
+        let size = get(&item, "size")
+            .as_f64()
+            .filter(|s| *s >= 1.0 && *s <= 65536.0 && s.fract() == 0.0);
+        let tiles = get(&item, "tiles")
+            .as_string()
+            .as_deref()
+            .and_then(crate::MatmulTiles::parse);
+        let ms = get(&item, "ms").as_f64().unwrap_or(0.0);
+        match (size, tiles) {
+            (Some(size), Some(tiles)) => choices.push(crate::MatmulChoice {
+                size: size as u32,
+                tiles,
+                ms,
+            }),
+            _ => {
+                return Err(bad(format!(
+                    "each choice needs a size (integer) and tiles ('8x8x16'); got {item:?}"
+                )))
+            }
+        }
+    }
+    Ok(crate::MatmulTuning { adapter, choices })
 }

@@ -65,3 +65,29 @@ pub fn engine(config: tmath::EngineConfig) -> tmath::Engine {
     tmath::Engine::new_blocking(config)
         .unwrap_or_else(|e| panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"))
 }
+
+/// A device of this machine's adapter made without optional features or raised limits, as an
+/// app that makes its own device might; a loud failure when there is no adapter.
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(dead_code)] // not every test file makes one
+pub fn plain_device() -> (wgpu::Device, wgpu::Queue) {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+        .unwrap_or_else(|e| panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"));
+    block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
+        .unwrap_or_else(|e| panic!("the adapter refused a plain device: {e}"))
+}
+
+/// Run a wgpu future to completion: natively wgpu resolves them without an event loop.
+#[allow(dead_code)]
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::yield_now();
+    }
+}

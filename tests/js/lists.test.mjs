@@ -60,3 +60,12 @@ test('engine options: the web layer, js/index.js and the declarations accept the
   // `gpu` is Engine.create's own (it never reaches wasm).
   assert.deepEqual(interfaceKeys('CreateOptions'), ['gpu']);
 });
+
+test('matmul tile shapes: MatmulTiles::ALL in Rust is the MatmulTiles type of the declarations', () => {
+  const kernel = read('src/kernels/matmul.rs');
+  const body = kernel.slice(kernel.indexOf('pub const ALL')).split('];')[0];
+  const rust = [...body.matchAll(/MatmulTiles::new\((\d+), (\d+), (\d+)\)/g)].map((m) => `${m[1]}x${m[2]}x${m[3]}`);
+  assert.ok(rust.length >= 3, body);
+  const line = dts.slice(dts.indexOf('export type MatmulTiles')).split(';')[0];
+  assert.deepEqual(sorted(all(line, /'(\d+x\d+x\d+)'/g)), sorted(rust));
+});

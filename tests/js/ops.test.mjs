@@ -88,3 +88,72 @@ test('a chain is submitted once at the end of the task; host-in/host-out matmul 
 test('nothing was logged as an error', () => {
   assert.deepEqual(fx.problems, []);
 });
+
+test('matmul tile shapes: a fixed one, a measured tuning, a stored tuning, and bad ones refused', async () => {
+  const r = await fx.page.evaluate(async () => {
+    const [m, k, n] = [70, 36, 68];
+    const a = Float32Array.from({ length: m * k }, (_, i) => ((i * 7) % 11) / 11 - 0.5);
+    const b = Float32Array.from({ length: k * n }, (_, i) => ((i * 5) % 13) / 13 - 0.5);
+    const worstOf = async (e) => {
+      const c = await e.matmul(e.toDevice(a, [m, k]), e.toDevice(b, [k, n])).toHost();
+      let worst = 0;
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
+        worst = Math.max(worst, Math.abs(s - c[i * n + j]));
+      }
+      return worst;
+    };
+    const fixed = await tmath.Engine.create({ matmulTiles: '8x4x16' });
+    const fixedWorst = await worstOf(fixed);
+    fixed.dispose();
+    // float16 inputs, float16 arithmetic allowed: within float16's error of the exact product.
+    const x16 = engine.toDevice(a, [m, k], { dtype: 'float16' }), y16 = engine.toDevice(b, [k, n], { dtype: 'float16' });
+    const c16 = await engine.prepareTensor(engine.matmul(x16, y16, { accumulate: 'float16' }), 'float32').toHost();
+    let worst16 = 0;
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
+      worst16 = Math.max(worst16, Math.abs(s - c16[i * n + j]));
+    }
+    const errs = {};
+    for (const [name, fn] of Object.entries({
+      badTiles: () => tmath.Engine.create({ matmulTiles: '5x5x5' }),
+      badTuning: () => engine.setMatmulTuning({ adapter: 'x', choices: [{ size: 64, tiles: 'big' }] }),
+      notTuning: () => engine.setMatmulTuning(42),
+      badAccumulate: () => engine.matmul(x16, y16, { accumulate: 'int32' }),
+      unknownOption: () => engine.matmul(x16, y16, { precise: true }),
+    })) {
+      try { await fn(); errs[name] = 'no error'; } catch (e) { errs[name] = `${e.code}: ${e.message}`; }
+    }
+    const before = engine.matmulTuning;
+    const tuning = await engine.tuneMatmul();
+    const tunedWorst = await worstOf(engine);
+    // Stored as JSON and given back, on another engine of the same adapter.
+    const other = await tmath.Engine.create();
+    const inherited = other.matmulTuning;
+    other.setMatmulTuning(null);
+    const cleared = other.matmulTuning;
+    other.setMatmulTuning(JSON.parse(JSON.stringify(tuning)));
+    const restored = other.matmulTuning;
+    other.dispose();
+    return { fixedWorst, tunedWorst, worst16, errs, before, tuning, inherited, cleared, restored };
+  });
+  assert.ok(r.fixedWorst < 1e-4 && r.tunedWorst < 1e-4, `errors ${r.fixedWorst}, ${r.tunedWorst}`);
+  assert.match(r.errs.badTiles, /^InvalidArgument: .*matmulTiles.*'4x4x16'/);
+  assert.match(r.errs.badTuning, /^InvalidArgument: .*tiles/);
+  assert.match(r.errs.notTuning, /^InvalidArgument/);
+  assert.ok(r.worst16 < 0.05, `float16 arithmetic error ${r.worst16}`);
+  assert.match(r.errs.badAccumulate, /^InvalidArgument: .*accumulate/);
+  assert.match(r.errs.unknownOption, /^InvalidArgument: .*precise/);
+  assert.equal(r.before, null);
+  assert.equal(typeof r.tuning.adapter, 'string');
+  assert.ok(r.tuning.choices.length >= 1);
+  for (const c of r.tuning.choices) {
+    assert.match(c.tiles, /^\d+x\d+x\d+$/);
+    assert.ok(c.size >= 64 && c.ms > 0, JSON.stringify(c));
+  }
+  assert.deepEqual(r.inherited, r.tuning);
+  assert.equal(r.cleared, null);
+  assert.deepEqual(r.restored, r.tuning);
+});

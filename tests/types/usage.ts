@@ -1,6 +1,6 @@
 // Compiled with `tsc --noEmit -p tests/types` by `npm test`: the declarations describe the API
 // as the README uses it.
-import { Engine, Tensor, isTmathError, type Stats, type Transfer } from 'tmath';
+import { Engine, Tensor, isTmathError, type MatmulTiles, type MatmulTuning, type Stats, type Transfer } from 'tmath';
 
 async function main(): Promise<number> {
   const engine = await Engine.create({ precision: 'float32', poolBudgetBytes: 256 << 20, memoryLimitBytes: 1 << 30, zeroOnReuse: true });
@@ -29,6 +29,11 @@ async function main(): Promise<number> {
     if (isTmathError(e) && e.code === 'InvalidShape') console.log(e.message);
   }
   await engine.synchronize();
+  const tuning: MatmulTuning = await engine.tuneMatmul();
+  const firstTiles: MatmulTiles | undefined = tuning.choices[0]?.tiles;
+  engine.setMatmulTuning(engine.matmulTuning ?? tuning);
+  const fixed = await Engine.create({ matmulTiles: firstTiles ?? '8x8x8' });
+  fixed.dispose();
   const lost: string | null = engine.deviceLost;
   const recovered: boolean = await engine.recover();
   if (lost === null && recovered) throw new Error('recover() acts only after a loss');

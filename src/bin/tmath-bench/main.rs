@@ -1,7 +1,7 @@
 //! `tmath-bench`: the native benchmark CLI.
 //!
 //! ```text
-//! cargo run --release --bin tmath-bench -- [pool|transfer|bounded|precision|matmul|e2e|all] [--json]
+//! cargo run --release --bin tmath-bench -- [pool|transfer|bounded|precision|matmul|kernels|e2e|all] [--json]
 //! ```
 //!
 //! Every figure is measured in this run; comparisons are ratios of two measurements taken side by
@@ -19,6 +19,8 @@ mod bounded;
 mod common;
 #[cfg(not(target_arch = "wasm32"))]
 mod e2e;
+#[cfg(not(target_arch = "wasm32"))]
+mod kernels;
 #[cfg(not(target_arch = "wasm32"))]
 mod matmul;
 #[cfg(not(target_arch = "wasm32"))]
@@ -38,7 +40,15 @@ use report::{Report, Value};
 use tmath::{Engine, EngineConfig};
 
 #[cfg(not(target_arch = "wasm32"))]
-const SUITES: [&str; 6] = ["pool", "transfer", "bounded", "precision", "matmul", "e2e"];
+const SUITES: [&str; 7] = [
+    "pool",
+    "transfer",
+    "bounded",
+    "precision",
+    "matmul",
+    "kernels",
+    "e2e",
+];
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
@@ -76,6 +86,12 @@ fn main() {
             ("device_type", Value::Str(a.device_type.as_str().into())),
             ("driver", Value::Str(a.driver.clone())),
             ("max_buffer_size", Value::Int(a.max_buffer_size)),
+            ("shader_f16", Value::Str(a.shader_f16.to_string())),
+            ("subgroups", Value::Str(a.subgroups.to_string())),
+            (
+                "workgroup_storage",
+                Value::Int(a.max_workgroup_storage_bytes as u64),
+            ),
         ],
     );
     for suite in suites {
@@ -85,6 +101,7 @@ fn main() {
             "bounded" => bounded::bounded_suite(&mut out),
             "precision" => precision::precision_suite(&mut out),
             "matmul" => matmul::matmul_suite(&mut out),
+            "kernels" => kernels::kernels_suite(&mut out),
             "e2e" => e2e::e2e_suite(&mut out),
             _ => unreachable!("checked above"),
         }

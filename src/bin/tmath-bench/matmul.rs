@@ -16,12 +16,7 @@ pub(crate) fn matmul_suite(out: &mut Report) {
     for &n in sizes {
         for dtype in [DType::F32, DType::F16] {
             warm_up(&engine, if gpu { 1.0 } else { 0.1 });
-            let a = engine
-                .to_device(&random_f32(n * n, 1), [n, n], Some(dtype))
-                .expect("upload");
-            let b = engine
-                .to_device(&random_f32(n * n, 2), [n, n], Some(dtype))
-                .expect("upload");
+            let (a, b) = square_operands(&engine, n, Some(dtype));
             // Resident: a batch of products per submission, so launch overhead amortises.
             let batch = if gpu { (1usize << 33) / (n * n * n) } else { 2 }.clamp(2, 64);
             let s = seconds(if gpu { 10 } else { 3 }, || {

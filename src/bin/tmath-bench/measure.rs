@@ -95,6 +95,20 @@ pub(crate) fn random_f32(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// Two seeded `n × n` operands of `dtype` (the engine's precision for `None`).
+pub(crate) fn square_operands(
+    engine: &Engine,
+    n: usize,
+    dtype: Option<tmath::DType>,
+) -> (tmath::Tensor, tmath::Tensor) {
+    let upload = |seed| {
+        engine
+            .to_device(&random_f32(n * n, seed), [n, n], dtype)
+            .expect("upload")
+    };
+    (upload(1), upload(2))
+}
+
 /// A plain buffer for the raw side of a comparison.
 pub(crate) fn raw_buffer(
     engine: &Engine,

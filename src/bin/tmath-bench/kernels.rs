@@ -1,0 +1,258 @@
+//! The kernels against the hardware: every matmul tile shape and the tuner's choice, 16-bit
+//! inputs, and the bandwidth of elementwise ops and casts (16 bytes per invocation, and one
+//! element or word per invocation on a length one short of it) against a same-size buffer copy.
+
+use crate::measure::*;
+use crate::report::{Report, Value};
+use tmath::{DType, Engine, EngineConfig, MatmulTiles, PoolConfig, Tensor};
+
+/// Room for every buffer a case keeps, so no timing includes buffer creation.
+fn config() -> EngineConfig {
+    EngineConfig {
+        pool: PoolConfig {
+            budget_bytes: 8 << 30,
+            ..PoolConfig::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+pub(crate) fn kernels_suite(out: &mut Report) {
+    let engine = Engine::new_blocking(config()).expect("adapter");
+    let gpu = engine.adapter().device_type != tmath::DeviceKind::Cpu;
+    warm_up(&engine, if gpu { 1.0 } else { 0.1 });
+    tuning(out, &engine);
+    matmul_shapes(out, &engine, gpu);
+    bandwidth(out, &engine, gpu);
+}
+
+fn tuning(out: &mut Report, engine: &Engine) {
+    let start = std::time::Instant::now();
+    let tuned = engine.tune_matmul_blocking().expect("tune");
+    let seconds = start.elapsed().as_secs_f64();
+    for c in &tuned.choices {
+        out.record(
+            "kernels",
+            &[
+                ("case", Value::Str("tuned".into())),
+                ("n", Value::Int(c.size as u64)),
+                ("tiles", Value::Str(c.tiles.name())),
+                ("ms", Value::Num(c.ms)),
+                ("tuning_s", Value::Num(seconds)),
+            ],
+        );
+    }
+}
+
+/// Milliseconds per product of `batch` products recorded into one submission: independent
+/// `a × b` (the GPU may overlap them), or a chain `c ← c × b` (each waits for the one before).
+fn product_ms(
+    engine: &Engine,
+    a: &Tensor,
+    b: &Tensor,
+    batch: usize,
+    reps: usize,
+    chain: bool,
+    accumulate: DType,
+) -> f64 {
+    let product = |x: &Tensor| engine.matmul_with(x, b, accumulate).expect("matmul");
+    let s = seconds(reps, || {
+        if chain {
+            let mut c = product(a);
+            for _ in 1..batch {
+                c = product(&c);
+            }
+            engine.flush().expect("flush");
+        } else {
+            let outs: Vec<_> = (0..batch).map(|_| product(a)).collect();
+            engine.flush().expect("flush");
+            drop(outs);
+        }
+        wait(engine);
+    });
+    s * 1e3 / batch as f64
+}
+
+fn matmul_shapes(out: &mut Report, engine: &Engine, gpu: bool) {
+    let sizes: &[usize] = if gpu {
+        &[1024, 2048, 4096]
+    } else {
+        &[256, 512]
+    };
+    let limit = engine.adapter().max_workgroup_storage_bytes;
+    for &n in sizes {
+        let batch = if gpu { (1usize << 34) / (n * n * n) } else { 2 }.clamp(2, 64);
+        let reps = if gpu { 10 } else { 3 };
+        let flops = 2.0 * (n as f64).powi(3);
+        let mut record = |label: String, dtype: DType, ms: f64, chain: bool| {
+            out.record(
+                "kernels",
+                &[
+                    (
+                        "case",
+                        Value::Str(if chain { "matmul_chain" } else { "matmul" }.into()),
+                    ),
+                    ("n", Value::Int(n as u64)),
+                    ("dtype", Value::Str(dtype.name().into())),
+                    ("tiles", Value::Str(label)),
+                    ("ms", Value::Num(ms)),
+                    ("tflop_s", Value::Num(flops / ms / 1e9)),
+                ],
+            );
+        };
+        for dtype in [DType::F32, DType::F16, DType::BF16] {
+            let (a, b) = square_operands(engine, n, Some(dtype));
+            warm_up(engine, if gpu { 0.5 } else { 0.05 });
+            // The engine's choice (tuned above), then, for float32, every shape it could pick.
+            for chain in [false, true] {
+                let ms = product_ms(engine, &a, &b, batch, reps, chain, DType::F32);
+                record("chosen".into(), dtype, ms, chain);
+            }
+            if dtype == DType::F16 {
+                // float16 arithmetic allowed (each k step summed in float16).
+                for chain in [false, true] {
+                    let ms = product_ms(engine, &a, &b, batch, reps, chain, DType::F16);
+                    record("chosen, f16 math".into(), dtype, ms, chain);
+                }
+            }
+            if dtype != DType::F32 {
+                continue;
+            }
+            for tiles in MatmulTiles::ALL {
+                if tiles.workgroup_bytes() > limit {
+                    continue;
+                }
+                let fixed = Engine::from_wgpu(
+                    engine.device().clone(),
+                    engine.queue().clone(),
+                    EngineConfig {
+                        matmul_tiles: Some(tiles),
+                        ..config()
+                    },
+                )
+                .expect("engine");
+                let (fa, fb) = square_operands(&fixed, n, None);
+                // Each shape from the same clocks: a large GPU's boost fades under long compute.
+                warm_up(engine, if gpu { 0.3 } else { 0.02 });
+                for chain in [false, true] {
+                    let ms = product_ms(&fixed, &fa, &fb, batch, reps, chain, DType::F32);
+                    record(tiles.name(), dtype, ms, chain);
+                }
+            }
+        }
+    }
+}
+
+/// GB/s (bytes read + written) of `f` making one output from inputs of `elements` elements.
+fn gb_s(engine: &Engine, moved_bytes: f64, reps: usize, f: &dyn Fn() -> Tensor) -> f64 {
+    let batch = 8;
+    let s = seconds(reps, || {
+        let outs: Vec<_> = (0..batch).map(|_| f()).collect();
+        engine.flush().expect("flush");
+        wait(engine);
+        drop(outs);
+    });
+    moved_bytes * batch as f64 / s / 1e9
+}
+
+fn bandwidth(out: &mut Report, engine: &Engine, gpu: bool) {
+    let n: usize = if gpu { 1 << 26 } else { 1 << 20 };
+    let reps = if gpu { 20 } else { 5 };
+    // The copy command over the largest buffer the cases touch (float32), bytes read + written.
+    let bytes = (n * 4) as u64;
+    let usage = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+    let (src, dst) = (
+        raw_buffer(engine, "copy src", bytes, usage),
+        raw_buffer(engine, "copy dst", bytes, usage),
+    );
+    warm_up(engine, if gpu { 1.0 } else { 0.1 });
+    let copy_s = seconds(reps, || {
+        let mut encoder = engine.device().create_command_encoder(&Default::default());
+        for _ in 0..8 {
+            encoder.copy_buffer_to_buffer(&src, 0, &dst, 0, bytes);
+        }
+        engine.queue().submit([encoder.finish()]);
+        wait(engine);
+    });
+    let copy_gb_s = 2.0 * bytes as f64 * 8.0 / copy_s / 1e9;
+    src.destroy();
+    dst.destroy();
+    out.record(
+        "kernels",
+        &[
+            ("case", Value::Str("copy".into())),
+            ("bytes", Value::Int(bytes)),
+            ("gb_s", Value::Num(copy_gb_s)),
+        ],
+    );
+    // 16 bytes per invocation at n (a multiple of 8), one element or word at n - 1.
+    for (form, len) in [("vec4", n), ("words", n - 1)] {
+        let x = engine
+            .to_device(&random_f32(len, 3), [len], None)
+            .expect("upload");
+        if form == "vec4" {
+            // tmath's own copy (a compute copy on GPUs from 8 MiB), the same bytes.
+            let rate = gb_s(engine, 8.0 * len as f64, reps, &|| {
+                engine.copy(&x).expect("copy")
+            });
+            out.record(
+                "kernels",
+                &[
+                    ("case", Value::Str("tmath_copy".into())),
+                    ("bytes", Value::Int(4 * len as u64)),
+                    ("gb_s", Value::Num(rate)),
+                ],
+            );
+        }
+        let y = engine
+            .to_device(&random_f32(len, 4), [len], None)
+            .expect("upload");
+        let ops: [(&str, &dyn Fn() -> Tensor); 3] = [
+            ("add", &|| engine.add(&x, &y).expect("add")),
+            ("mul", &|| engine.mul(&x, &y).expect("mul")),
+            ("add_scalar", &|| engine.add(&x, 1.0f32).expect("add")),
+        ];
+        for (op, f) in ops {
+            let operands = if op == "add_scalar" { 2.0 } else { 3.0 };
+            let rate = gb_s(engine, operands * 4.0 * len as f64, reps, f);
+            out.record(
+                "kernels",
+                &[
+                    ("case", Value::Str("elementwise".into())),
+                    ("op", Value::Str(op.into())),
+                    ("form", Value::Str(form.into())),
+                    ("elements", Value::Int(len as u64)),
+                    ("gb_s", Value::Num(rate)),
+                    ("of_copy", Value::Num(rate / copy_gb_s)),
+                ],
+            );
+        }
+        for (from, to) in [
+            (DType::F32, DType::F16),
+            (DType::F16, DType::F32),
+            (DType::F32, DType::BF16),
+            (DType::BF16, DType::F32),
+            (DType::F32, DType::I32),
+            (DType::I32, DType::F32),
+            (DType::F16, DType::BF16),
+        ] {
+            let source = engine.cast(&x, from).expect("cast");
+            let moved = len as f64 * (from.size_bytes() + to.size_bytes()) as f64;
+            let rate = gb_s(engine, moved, reps, &|| {
+                engine.cast(&source, to).expect("cast")
+            });
+            out.record(
+                "kernels",
+                &[
+                    ("case", Value::Str("cast".into())),
+                    ("from", Value::Str(from.name().into())),
+                    ("to", Value::Str(to.name().into())),
+                    ("form", Value::Str(form.into())),
+                    ("elements", Value::Int(len as u64)),
+                    ("gb_s", Value::Num(rate)),
+                    ("of_copy", Value::Num(rate / copy_gb_s)),
+                ],
+            );
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Which matmul tile shape runs a product. Plain data and pure functions, testable without a GPU:
+//! the engine measures ([`Engine::tune_matmul`](crate::Engine::tune_matmul)), this module keeps
+//! and applies the result.
+//!
+//! The choice goes, first match wins: the engine's fixed [`EngineConfig::matmul_tiles`]; the
+//! adapter's measured [`MatmulTuning`] (kept for the process, keyed by adapter name, driver and
+//! backend, so every engine on that adapter uses it once one has measured); the defaults below,
+//! measured on an H100 and on lavapipe.
+//!
+//! [`EngineConfig::matmul_tiles`]: crate::EngineConfig::matmul_tiles
+
+use crate::gpu::{AdapterReport, DeviceKind};
+use crate::kernels::MatmulTiles;
+use std::sync::Mutex;
+
+/// The fastest tile shape measured at each product size on one adapter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatmulTuning {
+    /// The adapter measured: name, driver and backend (see [`adapter_key`]).
+    pub adapter: String,
+    /// One choice per measured size, smallest first.
+    pub choices: Vec<MatmulChoice>,
+}
+
+/// The winner at one size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MatmulChoice {
+    /// The square product measured: `size × size` times `size × size`, float32.
+    pub size: u32,
+    /// The fastest tile shape there.
+    pub tiles: MatmulTiles,
+    /// Its time per product, milliseconds.
+    pub ms: f64,
+}
+
+impl MatmulTuning {
+    /// The tile shape measured at the size nearest (in outputs, on a log scale) to a product of
+    /// `outputs` output elements; `None` when nothing was measured.
+    pub fn pick(&self, outputs: u64) -> Option<MatmulTiles> {
+        let target = (outputs.max(1) as f64).ln();
+        self.choices
+            .iter()
+            .min_by(|x, y| {
+                let dx = (2.0 * (x.size as f64).ln() - target).abs();
+                let dy = (2.0 * (y.size as f64).ln() - target).abs();
+                dx.total_cmp(&dy)
+            })
+            .map(|c| c.tiles)
+    }
+}
+
+/// The key a tuning is kept under: adapter name, driver and backend.
+pub fn adapter_key(report: &AdapterReport) -> String {
+    format!("{} | {} | {}", report.name, report.driver, report.backend)
+}
+
+/// Tile shapes whose workgroup memory fits the device.
+pub(crate) fn candidates(max_workgroup_bytes: u32) -> Vec<MatmulTiles> {
+    MatmulTiles::ALL
+        .into_iter()
+        .filter(|t| t.workgroup_bytes() <= max_workgroup_bytes)
+        .collect()
+}
+
+/// The untuned choice. GPUs: 128×128 blocks when there are at least 512 of them to spread over
+/// the cores (an H100 has 132 SMs; fewer leave SMs idle), 64×64 blocks below. CPU devices
+/// (lavapipe, SwiftShader) have few cores to fill and gain from the larger block from 256 up.
+pub(crate) fn default_tiles(
+    m: u64,
+    n: u64,
+    batch: u64,
+    kind: DeviceKind,
+    max_workgroup_bytes: u32,
+) -> MatmulTiles {
+    let large = MatmulTiles::new(8, 8, 8);
+    let small = MatmulTiles::new(4, 4, 16);
+    let blocks = m.div_ceil(128) * n.div_ceil(128) * batch;
+    let pick = if kind == DeviceKind::Cpu {
+        if m >= 256 && n >= 256 {
+            large
+        } else {
+            small
+        }
+    } else if blocks >= 512 {
+        large
+    } else {
+        small
+    };
+    // Both defaults need 16 KiB, WebGPU's guaranteed minimum; a device below it gets the smallest.
+    if pick.workgroup_bytes() <= max_workgroup_bytes {
+        pick
+    } else {
+        MatmulTiles::ALL
+            .into_iter()
+            .min_by_key(|t| t.workgroup_bytes())
+            .unwrap_or(small)
+    }
+}
+
+static MEASURED: Mutex<Vec<MatmulTuning>> = Mutex::new(Vec::new());
+
+/// The tuning measured for this adapter in this process, if any.
+pub(crate) fn measured(key: &str) -> Option<MatmulTuning> {
+    let list = MEASURED.lock().ok()?;
+    list.iter().find(|t| t.adapter == key).cloned()
+}
+
+/// Keep `tuning` for its adapter (replacing an earlier one).
+pub(crate) fn remember(tuning: &MatmulTuning) {
+    if let Ok(mut list) = MEASURED.lock() {
+        list.retain(|t| t.adapter != tuning.adapter);
+        list.push(tuning.clone());
+    }
+}
+
+/// The winner among `(tiles, ms)` timings at one size: the fastest, ties to the earlier.
+pub(crate) fn fastest(size: u32, timings: &[(MatmulTiles, f64)]) -> Option<MatmulChoice> {
+    timings
+        .iter()
+        .filter(|(_, ms)| ms.is_finite())
+        .min_by(|x, y| x.1.total_cmp(&y.1))
+        .map(|&(tiles, ms)| MatmulChoice { size, tiles, ms })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tuning(choices: &[(u32, MatmulTiles)]) -> MatmulTuning {
+        MatmulTuning {
+            adapter: "test".into(),
+            choices: choices
+                .iter()
+                .map(|&(size, tiles)| MatmulChoice {
+                    size,
+                    tiles,
+                    ms: 1.0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_product_takes_the_choice_of_the_nearest_measured_size() {
+        let (small, large) = (MatmulTiles::new(4, 4, 16), MatmulTiles::new(8, 8, 8));
+        let t = tuning(&[(256, small), (4096, large)]);
+        assert_eq!(t.pick(1), Some(small));
+        assert_eq!(t.pick(300 * 300), Some(small));
+        // 1500² outputs lie 2^5.1 from 256² and 2^2.9 from 4096²: the larger wins.
+        assert_eq!(t.pick(1500 * 1500), Some(large));
+        assert_eq!(t.pick(100_000 * 100_000), Some(large));
+        assert_eq!(tuning(&[]).pick(1024), None);
+    }
+
+    #[test]
+    fn candidates_fit_the_workgroup_memory() {
+        assert_eq!(candidates(u32::MAX).len(), MatmulTiles::ALL.len());
+        let webgpu_minimum = candidates(16 << 10);
+        assert!(webgpu_minimum.contains(&MatmulTiles::new(4, 4, 16)));
+        assert!(webgpu_minimum.contains(&MatmulTiles::new(8, 8, 8)));
+        assert!(webgpu_minimum
+            .iter()
+            .all(|t| t.workgroup_bytes() <= 16 << 10));
+    }
+
+    #[test]
+    fn defaults_follow_the_device_kind_and_the_product_size() {
+        let gpu = DeviceKind::DiscreteGpu;
+        let (small, large) = (MatmulTiles::new(4, 4, 16), MatmulTiles::new(8, 8, 8));
+        assert_eq!(default_tiles(1024, 1024, 1, gpu, 16 << 10), small);
+        assert_eq!(default_tiles(4096, 4096, 1, gpu, 16 << 10), large);
+        assert_eq!(default_tiles(256, 256, 1, DeviceKind::Cpu, 16 << 10), large);
+        assert_eq!(default_tiles(64, 256, 1, DeviceKind::Cpu, 16 << 10), small);
+        // A device below WebGPU's minimum gets the smallest shape there is.
+        let tiny = default_tiles(4096, 4096, 1, gpu, 8 << 10);
+        assert!(MatmulTiles::ALL
+            .iter()
+            .all(|t| t.workgroup_bytes() >= tiny.workgroup_bytes()));
+    }
+
+    #[test]
+    fn the_fastest_finite_timing_wins_and_ties_go_to_the_first() {
+        let (a, b) = (MatmulTiles::new(4, 4, 16), MatmulTiles::new(8, 8, 8));
+        assert_eq!(fastest(64, &[(a, 2.0), (b, 1.0)]).map(|c| c.tiles), Some(b));
+        assert_eq!(fastest(64, &[(a, 1.0), (b, 1.0)]).map(|c| c.tiles), Some(a));
+        assert_eq!(
+            fastest(64, &[(a, f64::NAN), (b, 3.0)]).map(|c| c.tiles),
+            Some(b)
+        );
+        assert_eq!(fastest(64, &[]), None);
+    }
+}

@@ -1,0 +1,323 @@
+//! Every matmul variant (each tile shape, vector and element-wise loads, float32, float16 and
+//! bfloat16 inputs) against a float64 reference, on random and adversarial inputs; and the
+//! per-adapter tuning that chooses among them.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::Rng;
+use tmath::{DType, Engine, EngineConfig, MatmulTiles, MatmulTuning, Tensor};
+
+/// The tile shapes this machine's device can run (its workgroup memory bounds them).
+fn runnable() -> Vec<MatmulTiles> {
+    let limit = engine_with(None).adapter().max_workgroup_storage_bytes;
+    let shapes: Vec<_> = MatmulTiles::ALL
+        .into_iter()
+        .filter(|t| t.workgroup_bytes() <= limit)
+        .collect();
+    // WebGPU guarantees 16 KiB, which holds both defaults and more.
+    assert!(shapes.len() >= 3, "{limit} bytes of workgroup memory");
+    shapes
+}
+
+fn engine_with(tiles: Option<MatmulTiles>) -> Engine {
+    common::engine(EngineConfig {
+        matmul_tiles: tiles,
+        ..EngineConfig::default()
+    })
+}
+
+/// The values a tensor holds, widened exactly to f64.
+fn values(t: &Tensor) -> Vec<f64> {
+    match t.dtype() {
+        DType::F32 => t
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .map(|&x| x as f64)
+            .collect(),
+        DType::F16 => t
+            .to_vec::<u16>()
+            .unwrap()
+            .iter()
+            .map(|&h| half::f16::from_bits(h).to_f64())
+            .collect(),
+        _ => t
+            .to_vec::<u16>()
+            .unwrap()
+            .iter()
+            .map(|&h| half::bf16::from_bits(h).to_f64())
+            .collect(),
+    }
+}
+
+/// Check `c = a × b` (2-D) against a float64 product of the stored inputs. f32 accumulation of k
+/// products may err by about k·2⁻²⁴·Σ|aᵢbᵢ| (the classic bound, with a factor 2 of slack); a
+/// 16-bit output adds half an ulp of its format. Index or tiling mistakes give errors of the
+/// size of the values themselves, far outside.
+fn check(a: &Tensor, b: &Tensor, c: &Tensor, what: &str) {
+    check_within(a, b, c, 0.0, what);
+}
+
+/// [`check`], allowing `step` more relative error per Σ|aᵢbᵢ| (float16 sums of a k step).
+fn check_within(a: &Tensor, b: &Tensor, c: &Tensor, step: f64, what: &str) {
+    let (m, k) = (a.shape().dims()[0], a.shape().dims()[1]);
+    let n = b.shape().dims()[1];
+    let (va, vb, vc) = (values(a), values(b), values(c));
+    let out_ulp = match c.dtype() {
+        DType::F32 => 0.0,
+        DType::F16 => 2f64.powi(-11),
+        _ => 2f64.powi(-8),
+    };
+    for i in 0..m {
+        for j in 0..n {
+            let (mut exact, mut magnitude) = (0.0f64, 0.0f64);
+            for p in 0..k {
+                let x = va[i * k + p] * vb[p * n + j];
+                exact += x;
+                magnitude += x.abs();
+            }
+            let bound = 2.0 * (k as f64 * 2f64.powi(-24) + step) * magnitude
+                + out_ulp * exact.abs()
+                + 1e-30;
+            let got = vc[i * n + j];
+            assert!(
+                (got - exact).abs() <= bound,
+                "{what}: c[{i}][{j}] = {got}, float64 says {exact} (bound {bound:e})"
+            );
+        }
+    }
+}
+
+fn random(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| (rng.next_u64() % 2001) as f32 / 1000.0 - 1.0)
+        .collect()
+}
+
+/// Mixed magnitudes that cancel: 1e4-sized terms of alternating sign among small ones.
+fn adversarial(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            let small = (rng.next_u64() % 1000) as f32 / 1e4;
+            match i % 3 {
+                0 => 4096.0 + small,
+                1 => -4096.0 + small,
+                _ => small,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_tile_shape_and_input_format_matches_a_float64_reference() {
+    let mut rng = Rng::new(7);
+    // (m, k, n): element-wise loads (k or n odd), vector loads (both multiples of 4), partial
+    // tiles on every side, k shorter than, equal to and past one step of every depth.
+    let shapes = [
+        (1, 1, 1),
+        (37, 29, 53),
+        (67, 36, 132),
+        (130, 260, 136),
+        (3, 33, 260),
+    ];
+    for tiles in runnable() {
+        let engine = engine_with(Some(tiles));
+        for dtype in [DType::F32, DType::F16, DType::BF16] {
+            for (m, k, n) in shapes {
+                let a = engine
+                    .to_device(&random(&mut rng, m * k), [m, k], Some(dtype))
+                    .unwrap();
+                let b = engine
+                    .to_device(&random(&mut rng, k * n), [k, n], Some(dtype))
+                    .unwrap();
+                let c = engine.matmul(&a, &b).unwrap();
+                assert_eq!(c.dtype(), dtype);
+                check(&a, &b, &c, &format!("{tiles} {dtype} {m}x{k}x{n}"));
+            }
+        }
+        assert_eq!(engine.take_device_errors(), Vec::<String>::new(), "{tiles}");
+    }
+}
+
+#[test]
+fn large_k_and_cancelling_magnitudes_stay_within_the_float32_bound() {
+    let mut rng = Rng::new(3);
+    for tiles in runnable() {
+        let engine = engine_with(Some(tiles));
+        // k = 4096 takes vector loads, 4099 element-wise ones.
+        for (m, k, n) in [(9, 4096, 12), (5, 4099, 7)] {
+            let a = engine
+                .to_device(&adversarial(&mut rng, m * k), [m, k], None)
+                .unwrap();
+            let b = engine
+                .to_device(&random(&mut rng, k * n), [k, n], None)
+                .unwrap();
+            let c = engine.matmul(&a, &b).unwrap();
+            check(&a, &b, &c, &format!("{tiles} adversarial {m}x{k}x{n}"));
+        }
+    }
+}
+
+#[test]
+fn batched_and_broadcast_products_match_in_every_tile_shape() {
+    let mut rng = Rng::new(9);
+    let (batch, m, k, n) = (3, 70, 20, 68);
+    let a = random(&mut rng, batch * m * k);
+    let b = random(&mut rng, k * n);
+    for tiles in runnable() {
+        let engine = engine_with(Some(tiles));
+        let ta = engine.to_device(&a, [batch, m, k], None).unwrap();
+        let tb = engine.to_device(&b, [k, n], None).unwrap();
+        let c = engine.matmul(&ta, &tb).unwrap().to_vec::<f32>().unwrap();
+        let b2 = engine.to_device(&b, [k, n], None).unwrap();
+        for t in 0..batch {
+            let at = engine
+                .to_device(&a[t * m * k..(t + 1) * m * k], [m, k], None)
+                .unwrap();
+            let one = engine.matmul(&at, &b2).unwrap().to_vec::<f32>().unwrap();
+            // The same kernel over the same values: bit for bit.
+            assert_eq!(one, c[t * m * n..(t + 1) * m * n], "{tiles} batch {t}");
+        }
+    }
+}
+
+#[test]
+fn tuning_measures_every_shape_keeps_the_fastest_per_size_and_serves_later_engines() {
+    let engine = engine_with(None);
+    assert_eq!(engine.matmul_tuning(), None);
+    let tuning = engine.tune_matmul_blocking().unwrap();
+    assert!(!tuning.choices.is_empty());
+    assert!(tuning.choices.windows(2).all(|w| w[0].size < w[1].size));
+    assert!(tuning.choices.iter().all(|c| c.ms > 0.0));
+    assert_eq!(engine.matmul_tuning().as_ref(), Some(&tuning));
+    // Another engine on the same adapter starts with it; results stay right with it.
+    let later = engine_with(None);
+    assert_eq!(later.matmul_tuning().as_ref(), Some(&tuning));
+    let mut rng = Rng::new(1);
+    let a = later
+        .to_device(&random(&mut rng, 200 * 96), [200, 96], None)
+        .unwrap();
+    let b = later
+        .to_device(&random(&mut rng, 96 * 256), [96, 256], None)
+        .unwrap();
+    check(&a, &b, &later.matmul(&a, &b).unwrap(), "tuned");
+    // A stored tuning comes back; shapes the device cannot run are dropped; None resets.
+    let mut stored = tuning.clone();
+    stored.choices[0].tiles = MatmulTiles::new(3, 3, 3);
+    later.set_matmul_tuning(Some(stored));
+    assert_eq!(
+        later.matmul_tuning().unwrap().choices.len(),
+        tuning.choices.len() - 1
+    );
+    later.set_matmul_tuning(None);
+    assert_eq!(later.matmul_tuning(), None);
+    engine.set_matmul_tuning(Some(MatmulTuning { ..tuning }));
+}
+
+#[test]
+fn a_fixed_tile_shape_is_checked_when_the_engine_is_made() {
+    let err = Engine::new_blocking(EngineConfig {
+        matmul_tiles: Some(MatmulTiles::new(8, 8, 64)),
+        ..EngineConfig::default()
+    })
+    .err()
+    .expect("8x8x64 is not a tmath tile shape");
+    assert_eq!(err.code(), "InvalidArgument");
+    assert!(err.to_string().contains("4x4x16"), "{err}");
+    assert_eq!(
+        MatmulTiles::parse("8x8x16"),
+        Some(MatmulTiles::new(8, 8, 16))
+    );
+    assert_eq!(MatmulTiles::parse("8x8"), None);
+    assert_eq!(MatmulTiles::parse("5x5x5"), None);
+}
+
+/// An engine on a device made without optional features: no `shader-f16`, so float16 inputs
+/// take the packed path (integer unpacking) whatever the adapter offers.
+fn featureless_engine() -> Engine {
+    let (device, queue) = common::plain_device();
+    Engine::from_wgpu(device, queue, EngineConfig::default()).unwrap()
+}
+
+#[test]
+fn float16_inputs_agree_with_and_without_shader_f16() {
+    let with = engine_with(None);
+    let without = featureless_engine();
+    assert!(!without.adapter().shader_f16);
+    let mut rng = Rng::new(21);
+    for (m, k, n) in [(33, 64, 40), (20, 37, 9)] {
+        let (a, b) = (random(&mut rng, m * k), random(&mut rng, k * n));
+        let mut products = Vec::new();
+        for engine in [&with, &without] {
+            let ta = engine.to_device(&a, [m, k], Some(DType::F16)).unwrap();
+            let tb = engine.to_device(&b, [k, n], Some(DType::F16)).unwrap();
+            let c = engine.matmul(&ta, &tb).unwrap();
+            check(
+                &ta,
+                &tb,
+                &c,
+                &format!("shader-f16 {} {m}x{k}x{n}", engine.adapter().shader_f16),
+            );
+            products.push(c.to_vec::<u16>().unwrap());
+        }
+        // Both widen exactly and use the same tiles: the same bits.
+        assert_eq!(products[0], products[1], "{m}x{k}x{n}");
+    }
+}
+
+#[test]
+fn float16_arithmetic_is_a_permission_with_its_own_error_bound() {
+    let mut rng = Rng::new(31);
+    for tiles in runnable() {
+        let engine = engine_with(Some(tiles));
+        assert!(engine.adapter().shader_f16, "CI's lavapipe has shader-f16");
+        for (m, k, n) in [(37, 29, 53), (67, 36, 132), (5, 1000, 12)] {
+            let a = engine
+                .to_device(&random(&mut rng, m * k), [m, k], Some(DType::F16))
+                .unwrap();
+            let b = engine
+                .to_device(&random(&mut rng, k * n), [k, n], Some(DType::F16))
+                .unwrap();
+            let c = engine.matmul_with(&a, &b, DType::F16).unwrap();
+            assert_eq!(c.dtype(), DType::F16);
+            // Each step's sum of `depth` products rounds in float16 (2⁻¹¹ per addition).
+            let step = tiles.depth as f64 * 2f64.powi(-11);
+            check_within(&a, &b, &c, step, &format!("{tiles} f16 math {m}x{k}x{n}"));
+        }
+        // float32 inputs: the permission changes nothing.
+        let x = engine
+            .to_device(&random(&mut rng, 40 * 24), [40, 24], None)
+            .unwrap();
+        let y = engine
+            .to_device(&random(&mut rng, 24 * 36), [24, 36], None)
+            .unwrap();
+        assert_eq!(
+            engine
+                .matmul_with(&x, &y, DType::F16)
+                .unwrap()
+                .to_vec::<f32>()
+                .unwrap(),
+            engine.matmul(&x, &y).unwrap().to_vec::<f32>().unwrap()
+        );
+        let err = engine.matmul_with(&x, &y, DType::I32).unwrap_err();
+        assert_eq!(err.code(), "InvalidArgument");
+    }
+    // Without shader-f16 it is float32 accumulation, bit for bit.
+    let plain = featureless_engine();
+    let a = plain
+        .to_device(&random(&mut rng, 30 * 40), [30, 40], Some(DType::F16))
+        .unwrap();
+    let b = plain
+        .to_device(&random(&mut rng, 40 * 20), [40, 20], Some(DType::F16))
+        .unwrap();
+    assert_eq!(
+        plain
+            .matmul_with(&a, &b, DType::F16)
+            .unwrap()
+            .to_vec::<u16>()
+            .unwrap(),
+        plain.matmul(&a, &b).unwrap().to_vec::<u16>().unwrap()
+    );
+}
