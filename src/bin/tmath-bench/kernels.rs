@@ -118,6 +118,27 @@ fn matmul_shapes(out: &mut Report, engine: &Engine, gpu: bool) {
             if dtype != DType::F32 {
                 continue;
             }
+            // The tuned shape again, on a second engine over this device and fixed on an engine
+            // of its own device: the per-shape figures below come from engines like the first.
+            let tuned = engine.matmul_tuning().and_then(|t| t.pick((n * n) as u64));
+            let second =
+                Engine::from_wgpu(engine.device().clone(), engine.queue().clone(), config())
+                    .expect("engine");
+            let own = Engine::new_blocking(EngineConfig {
+                matmul_tiles: tuned,
+                ..config()
+            })
+            .expect("engine");
+            for (label, other) in [
+                ("chosen, second engine", &second),
+                ("chosen, own device", &own),
+            ] {
+                let (oa, ob) = square_operands(other, n, None);
+                warm_up(other, if gpu { 0.3 } else { 0.02 });
+                let ms = product_ms(other, &oa, &ob, batch, reps, false, DType::F32);
+                record(label.into(), dtype, ms, false);
+            }
+            drop((second, own));
             for tiles in MatmulTiles::ALL {
                 if tiles.workgroup_bytes() > limit {
                     continue;
