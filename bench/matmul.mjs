@@ -78,6 +78,26 @@ for (const n of sizes) {
   x.dispose(); y.dispose();
 }
 
+// float16 inputs widened by integer unpacking (the path of devices without shader-f16): an
+// engine on a device made with no optional features.
+{
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  const limits = {};
+  for (const key of ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize']) limits[key] = adapter.limits[key];
+  const device = await adapter.requestDevice({ requiredLimits: limits });
+  const plain = await tmath.Engine.fromDevice(device);
+  if (tuning) plain.setMatmulTuning(tuning);
+  for (const n of sizes) {
+    const reps = Math.max(2, Math.min(32, Math.round(2 ** 34 / n ** 3)));
+    const x16 = plain.toDevice(random(n * n, 1), [n, n], { dtype: 'float16' }), y16 = plain.toDevice(random(n * n, 2), [n, n], { dtype: 'float16' });
+    const ms16 = await perProduct(async (r) => { for (let i = 0; i < r; i++) plain.matmul(x16, y16).dispose(); }, () => plain.synchronize(), reps);
+    emit({ case: 'resident_f16_packed', library: 'tmath', n, ms: ms16, tflop_s: (2 * n ** 3) / ms16 / 1e9 });
+    x16.dispose(); y16.dispose();
+  }
+  plain.dispose();
+  device.destroy();
+}
+
 // TensorFlow.js 4.22's WebGPU backend on its own device from the same Dawn instance.
 try {
   globalThis.navigator ??= {};

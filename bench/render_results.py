@@ -379,6 +379,9 @@ out += [
 kern = [r for r in lines("h100-kernels.jsonl") if r["suite"] == "kernels"]
 eng = [r for r in lines("h100-kernels-engines.jsonl") if r["suite"] == "kernels"]
 dmm = lines("h100-dawn-matmul.jsonl")
+packed = [r for r in lines("h100-dawn-matmul-packed.jsonl") if r.get("case") == "resident_f16_packed"]
+packed_native = [r for r in lines("h100-dawn-matmul-packed.jsonl")
+                 if r.get("case") == "resident_f16" and r.get("accumulate") == "float32"]
 tk = lines("h100-torch-kernels.jsonl")
 t_mm = {r["n"]: r for r in tk if r.get("case") == "matmul_f32_no_tf32"}
 t_bw = {r["op"]: r["gb_s"] for r in tk if r.get("case") == "bandwidth"}
@@ -436,7 +439,12 @@ out += [
     "a few percent (`matmul_chain` lines). On Dawn, float16 inputs run at %.0f–%.0f TFLOP/s and"
     % (min(dawn(n, 'resident_f16', accumulate='float32')['tflop_s'] for n in [1024, 2048, 4096]),
        max(dawn(n, 'resident_f16', accumulate='float32')['tflop_s'] for n in [1024, 2048, 4096])),
-    "float16 arithmetic does not change that: Dawn's compiler gains nothing from it here.",
+    "float16 arithmetic does not change that: Dawn's compiler gains nothing from it here. Nor is",
+    "it the `f16` type: a later call (`h100-dawn-matmul-packed.jsonl`) ran float16 inputs on a",
+    "device without `shader-f16` (integer unpacking) at %s TFLOP/s for 1024/2048/4096, the same as"
+    % " / ".join(f"{r['tflop_s']:.1f}" for r in packed),
+    "with it (%s); the cost lies elsewhere on the 16-bit path on Dawn (not found yet)."
+    % " / ".join(f"{r['tflop_s']:.1f}" for r in packed_native),
     "",
     f"Bandwidth on 64M elements, GB/s (bytes read + written); PyTorch's copy of the same 256 MiB: {copy:.0f},",
     f"its add {t_bw['add']:.0f}, mul {t_bw['mul']:.0f}, float32 → float16 {t_bw['cast_f32_f16']:.0f}.",
