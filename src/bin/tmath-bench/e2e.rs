@@ -29,13 +29,8 @@ pub(crate) fn e2e_suite(out: &mut Report) {
     let ta = after.to_device(&ha, [n, n], None).expect("upload");
     let tb = after.to_device(&hb, [n, n], None).expect("upload");
     let batch = 20;
-    let kernel = seconds(reps, || {
-        let outs: Vec<_> = (0..batch)
-            .map(|_| after.matmul(&ta, &tb).expect("matmul"))
-            .collect();
-        after.flush().expect("flush");
-        wait(&after);
-        drop(outs);
+    let kernel = batch_seconds(&after, batch, reps, &|| {
+        after.matmul(&ta, &tb).expect("matmul")
     }) / batch as f64;
     // One resident product at a time: record, submit, wait.
     let resident = seconds(reps, || {

@@ -56,20 +56,18 @@ fn product_ms(
     accumulate: DType,
 ) -> f64 {
     let product = |x: &Tensor| engine.matmul_with(x, b, accumulate).expect("matmul");
-    let s = seconds(reps, || {
-        if chain {
+    let s = if chain {
+        seconds(reps, || {
             let mut c = product(a);
             for _ in 1..batch {
                 c = product(&c);
             }
             engine.flush().expect("flush");
-        } else {
-            let outs: Vec<_> = (0..batch).map(|_| product(a)).collect();
-            engine.flush().expect("flush");
-            drop(outs);
-        }
-        wait(engine);
-    });
+            wait(engine);
+        })
+    } else {
+        batch_seconds(engine, batch, reps, &|| product(a))
+    };
     s * 1e3 / batch as f64
 }
 
@@ -164,16 +162,10 @@ fn matmul_shapes(out: &mut Report, engine: &Engine, gpu: bool) {
     }
 }
 
-/// GB/s (bytes read + written) of `f` making one output from inputs of `elements` elements.
+/// GB/s of `f`, which reads and writes `moved_bytes` in all per output.
 fn gb_s(engine: &Engine, moved_bytes: f64, reps: usize, f: &dyn Fn() -> Tensor) -> f64 {
     let batch = 8;
-    let s = seconds(reps, || {
-        let outs: Vec<_> = (0..batch).map(|_| f()).collect();
-        engine.flush().expect("flush");
-        wait(engine);
-        drop(outs);
-    });
-    moved_bytes * batch as f64 / s / 1e9
+    moved_bytes * batch as f64 / batch_seconds(engine, batch, reps, f) / 1e9
 }
 
 fn bandwidth(out: &mut Report, engine: &Engine, gpu: bool) {

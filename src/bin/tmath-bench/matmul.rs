@@ -19,13 +19,8 @@ pub(crate) fn matmul_suite(out: &mut Report) {
             let (a, b) = square_operands(&engine, n, Some(dtype));
             // Resident: a batch of products per submission, so launch overhead amortises.
             let batch = if gpu { (1usize << 33) / (n * n * n) } else { 2 }.clamp(2, 64);
-            let s = seconds(if gpu { 10 } else { 3 }, || {
-                let outs: Vec<_> = (0..batch)
-                    .map(|_| engine.matmul(&a, &b).expect("matmul"))
-                    .collect();
-                engine.flush().expect("flush");
-                wait(&engine);
-                drop(outs);
+            let s = batch_seconds(&engine, batch, if gpu { 10 } else { 3 }, &|| {
+                engine.matmul(&a, &b).expect("matmul")
             });
             let flops = 2.0 * (n as f64).powi(3);
             let per = s / batch as f64;

@@ -95,6 +95,23 @@ pub(crate) fn random_f32(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// Seconds per round of `batch` outputs of `f` recorded into one submission and waited for (the
+/// median of `reps` rounds, after one untimed round); the outputs are held until the wait, so
+/// each round takes `batch` distinct buffers from the pool.
+pub(crate) fn batch_seconds(
+    engine: &Engine,
+    batch: usize,
+    reps: usize,
+    f: &dyn Fn() -> tmath::Tensor,
+) -> f64 {
+    seconds(reps, || {
+        let outs: Vec<_> = (0..batch).map(|_| f()).collect();
+        engine.flush().expect("flush");
+        wait(engine);
+        drop(outs);
+    })
+}
+
 /// Two seeded `n × n` operands of `dtype` (the engine's precision for `None`).
 pub(crate) fn square_operands(
     engine: &Engine,

@@ -34,14 +34,7 @@ pub(crate) fn precision_suite(out: &mut Report) {
                     .expect("upload")
             })
             .collect();
-        let timed = |f: &dyn Fn() -> tmath::Tensor| {
-            seconds(reps, || {
-                let outs: Vec<_> = (0..batch).map(|_| f()).collect();
-                engine.flush().expect("flush");
-                wait(&engine);
-                drop(outs);
-            })
-        };
+        let timed = |f: &dyn Fn() -> tmath::Tensor| batch_seconds(&engine, batch, reps, f);
         for (i, &from) in DType::ALL.iter().enumerate() {
             let src = &sources[i];
             let copy_s = timed(&|| engine.copy(src).expect("copy"));
