@@ -5,7 +5,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::gpu::DeviceKind;
 use crate::kernels::MatmulTiles;
-use crate::tuning::{self, MatmulChoice, MatmulTuning};
+use crate::tuning::{self, MatmulTuning};
 
 /// Square sizes measured: products GPUs and CPU devices meet, within a second or two of tuning.
 /// Larger products pick the largest size's choice.
@@ -110,9 +110,7 @@ impl Engine {
     pub fn set_matmul_tuning(&self, tuning: Option<MatmulTuning>) {
         let limit = self.shared.gpu.report.max_workgroup_storage_bytes;
         let tuning = tuning.map(|mut t| {
-            t.choices.retain(|c: &MatmulChoice| {
-                MatmulTiles::ALL.contains(&c.tiles) && c.tiles.workgroup_bytes() <= limit
-            });
+            t.choices.retain(|c| c.tiles.runs_within(limit));
             t.choices.sort_by_key(|c| c.size);
             t
         });

@@ -8,7 +8,6 @@ pub(crate) use crate::context::{Shared, State};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::gpu::{AdapterReport, Gpu, Origin};
-use crate::kernels::MatmulTiles;
 use crate::ledger::{Ledger, Transfer};
 use crate::platform::{MapSlot, MapWait};
 use crate::pool::{BufferKind, Pool, PoolConfig, PoolStats};
@@ -88,7 +87,7 @@ impl Engine {
         }
         if let Some(tiles) = config.matmul_tiles {
             let limit = gpu.report.max_workgroup_storage_bytes;
-            if !MatmulTiles::ALL.contains(&tiles) || tiles.workgroup_bytes() > limit {
+            if !tiles.runs_within(limit) {
                 return Err(Error::invalid_argument(
                     "matmulTiles",
                     format!(

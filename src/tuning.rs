@@ -58,7 +58,7 @@ pub fn adapter_key(report: &AdapterReport) -> String {
 pub(crate) fn candidates(max_workgroup_bytes: u32) -> Vec<MatmulTiles> {
     MatmulTiles::ALL
         .into_iter()
-        .filter(|t| t.workgroup_bytes() <= max_workgroup_bytes)
+        .filter(|t| t.runs_within(max_workgroup_bytes))
         .collect()
 }
 

@@ -10,7 +10,8 @@
 //! Where k and n are multiples of 4 (the `vector` form) every global access moves 4 elements
 //! (16 bytes of float32); elsewhere loads go element by element with bounds checks. Inputs are
 //! float32, float16 (hardware conversion with `shader-f16`, exact integer unpacking without) or
-//! bfloat16, widened exactly to float32 on load; accumulation and the output are float32.
+//! bfloat16, widened exactly to float32 on load; accumulation and the output are float32, except
+//! in the float16-arithmetic form (`MatmulInput::F16Math`), whose tiles and step sums are f16.
 //!
 //! The source is generated (rather than specialised by override constants) because the register
 //! block is unrolled into named variables and workgroup arrays are sized by the tile.
@@ -61,6 +62,12 @@ impl MatmulTiles {
     /// Workgroup memory the variant needs (two buffers of an A and a B slice, float32).
     pub fn workgroup_bytes(self) -> u32 {
         2 * self.depth * (self.block_rows() + self.block_cols()) * 4
+    }
+
+    /// Whether a device with `max_workgroup_bytes` of workgroup memory runs this shape: it is one
+    /// of [`MatmulTiles::ALL`] and its tiles fit.
+    pub fn runs_within(self, max_workgroup_bytes: u32) -> bool {
+        MatmulTiles::ALL.contains(&self) && self.workgroup_bytes() <= max_workgroup_bytes
     }
 
     /// `"8x8x16"`: rows × cols × depth.
@@ -137,8 +144,7 @@ var<workgroup> tile_b: array<vec4<{t}>, {tb}>;
     // Loads: `load_x4(i)` reads the 4 elements of vec4 index i, `load_x(i)` element i.
     for x in ["a", "b"] {
         let body = match (input, vector) {
-            (MatmulInput::F32, _) => format!("return {x}[i];"),
-            (MatmulInput::F16Math, _) => format!("return {x}[i];"),
+            (MatmulInput::F32 | MatmulInput::F16Math, _) => format!("return {x}[i];"),
             (MatmulInput::F16, true) => format!("return vec4<f32>({x}[i]);"),
             (MatmulInput::F16, false) => format!("return f32({x}[i]);"),
             (MatmulInput::F16Packed, true) => format!(
@@ -186,7 +192,7 @@ var<workgroup> tile_b: array<vec4<{t}>, {tb}>;
             format!("let i = v / {q_a}u; let kc = t0 + (v % {q_a}u) * 4u;"),
             "load_a4((a_base + r * p.k + kc) / 4u)",
             format!(
-                "let i = v / {q_a}u; let at = base + (v % {q_a}u) * {bm}u + i / 4u; let lane = i % 4u; tile_a[at][lane] = REG.x; tile_a[at + {bm4}u][lane] = REG.y; tile_a[at + {two}u][lane] = REG.z; tile_a[at + {three}u][lane] = REG.w;",
+                "let i = v / {q_a}u; let at = base_a + (v % {q_a}u) * {bm}u + i / 4u; let lane = i % 4u; tile_a[at][lane] = REG.x; tile_a[at + {bm4}u][lane] = REG.y; tile_a[at + {two}u][lane] = REG.z; tile_a[at + {three}u][lane] = REG.w;",
                 two = bm / 2,
                 three = 3 * bm / 4,
             ),
@@ -195,21 +201,21 @@ var<workgroup> tile_b: array<vec4<{t}>, {tb}>;
         (
             format!("let i = v / {depth}u; let kc = t0 + v % {depth}u;"),
             "load_a(a_base + r * p.k + kc)",
-            format!("let i = v / {depth}u; tile_a[base + (v % {depth}u) * {bm4}u + i / 4u][i % 4u] = REG;"),
+            format!("let i = v / {depth}u; tile_a[base_a + (v % {depth}u) * {bm4}u + i / 4u][i % 4u] = REG;"),
         )
     };
     let (b_split, b_at, b_store) = if vector {
         (
             format!("let kr = v / {q_b}u; let cc = col0 + (v % {q_b}u) * 4u;"),
             "load_b4((b_base + kb * p.n + cc) / 4u)",
-            format!("tile_b[base + v / {q_b}u * {q_b}u + v % {q_b}u] = REG;"),
+            format!("tile_b[base_b + v / {q_b}u * {q_b}u + v % {q_b}u] = REG;"),
         )
     } else {
         (
             format!("let kr = v / {bn}u; let cc = col0 + v % {bn}u;"),
             "load_b(b_base + kb * p.n + cc)",
             format!(
-                "let j = v % {bn}u; tile_b[base + (v / {bn}u) * {bn4}u + j / 4u][j % 4u] = REG;"
+                "let j = v % {bn}u; tile_b[base_b + (v / {bn}u) * {bn4}u + j / 4u][j % 4u] = REG;"
             ),
         )
     };
@@ -273,14 +279,13 @@ fn main(
         let _ = writeln!(s, "    var rb{e}: {reg};");
     }
     let (rb, cb) = (rows / 4, cols / 4);
-    for i in 0..rb {
-        for r in 0..4 {
-            for j in 0..cb {
-                let _ = writeln!(s, "    var acc_{i}_{r}_{j} = vec4<f32>();");
-                if half {
-                    let _ = writeln!(s, "    var part_{i}_{r}_{j} = vec4<f16>();");
-                }
-            }
+    // The register block's accumulators: 4×4 piece i (rows), row r in it, piece j (columns).
+    let cells =
+        || (0..rb).flat_map(move |i| (0..4u32).flat_map(move |r| (0..cb).map(move |j| (i, r, j))));
+    for (i, r, j) in cells() {
+        let _ = writeln!(s, "    var acc_{i}_{r}_{j} = vec4<f32>();");
+        if half {
+            let _ = writeln!(s, "    var part_{i}_{r}_{j} = vec4<f16>();");
         }
     }
     let slice_a = depth * bm / 4;
@@ -288,7 +293,7 @@ fn main(
     let _ = write!(
         s,
         "    var t0 = 0u;
-{fetch}    {{ let base = 0u;
+{fetch}    {{ let base_a = 0u; let base_b = 0u;
 {stash}    }}
     workgroupBarrier();
     var cur = 0u;
@@ -319,50 +324,37 @@ fn main(
                 o = kk * bn / 4 + j * 16
             );
         }
-        for i in 0..rb {
-            for (r, lane) in ["x", "y", "z", "w"].iter().enumerate() {
-                for j in 0..cb {
-                    let sum = if half { "part" } else { "acc" };
-                    let _ = writeln!(s, "            {sum}_{i}_{r}_{j} += a{i}.{lane} * b{j};");
-                }
-            }
+        let sum = if half { "part" } else { "acc" };
+        for (i, r, j) in cells() {
+            let _ = writeln!(s, "            {sum}_{i}_{r}_{j} += a{i}[{r}] * b{j};");
         }
         let _ = writeln!(s, "        }}");
     }
     if half {
         // The step's float16 sums join the float32 accumulators.
-        for i in 0..rb {
-            for r in 0..4 {
-                for j in 0..cb {
-                    let _ = writeln!(
-                        s,
-                        "        acc_{i}_{r}_{j} += vec4<f32>(part_{i}_{r}_{j}); part_{i}_{r}_{j} = vec4<f16>();"
-                    );
-                }
-            }
+        for (i, r, j) in cells() {
+            let _ = writeln!(
+                s,
+                "        acc_{i}_{r}_{j} += vec4<f32>(part_{i}_{r}_{j}); part_{i}_{r}_{j} = vec4<f16>();"
+            );
         }
     }
     let _ = write!(
         s,
         "        if (more) {{
-            let base = (1u - cur) * {slice_a}u;
+            let base_a = (1u - cur) * {slice_a}u;
             let base_b = (1u - cur) * {slice_b}u;
-{stash_split}        }}
+{stash}        }}
         workgroupBarrier();
         cur = 1u - cur;
     }}
     let c_base = batch * p.c_batch;
 ",
-        stash_split = stash_with_bases(&stash),
     );
-    for i in 0..rb {
-        for r in 0..4 {
-            for j in 0..cb {
-                let row = format!("row0 + {}u + ty * 4u", i * 64 + r);
-                let col = format!("col0 + {}u + tx * 4u", j * 64);
-                let _ = writeln!(s, "    store4(c_base, {row}, {col}, acc_{i}_{r}_{j});");
-            }
-        }
+    for (i, r, j) in cells() {
+        let row = format!("row0 + {}u + ty * 4u", i * 64 + r);
+        let col = format!("col0 + {}u + tx * 4u", j * 64);
+        let _ = writeln!(s, "    store4(c_base, {row}, {col}, acc_{i}_{r}_{j});");
     }
     s.push_str("}\n");
     // Stores of four consecutive columns of one row, skipping what lies outside C.
@@ -388,9 +380,4 @@ fn main(
         );
     }
     s
-}
-
-/// The stash code addresses tile_a by `base`; tile_b stores use `base_b` instead.
-fn stash_with_bases(stash: &str) -> String {
-    stash.replace("tile_b[base +", "tile_b[base_b +")
 }

@@ -23,8 +23,8 @@ pub(crate) enum Kernel {
         dst: DType,
         vector: bool,
     },
-    /// Tiled matmul with f32 accumulation and f32 output (`matmul.rs`); `vector` where k and n
-    /// are multiples of 4.
+    /// Tiled matmul with f32 output (`matmul.rs`; f32 accumulation except for
+    /// `MatmulInput::F16Math`); `vector` where k and n are multiples of 4.
     Matmul {
         input: MatmulInput,
         tiles: MatmulTiles,

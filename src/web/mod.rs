@@ -442,15 +442,15 @@ impl WasmEngine {
         b: &WasmTensor,
         accumulate: Option<String>,
     ) -> JsResult<WasmTensor> {
-        let accumulate = match accumulate.as_deref() {
-            None | Some("float32") => DType::F32,
-            Some("float16") => DType::F16,
-            Some(other) => {
-                return Err(to_js_error(Error::invalid_argument(
+        // Which dtypes may accumulate is matmul_with's to say; here only the name is read.
+        let accumulate = match accumulate {
+            None => DType::F32,
+            Some(name) => name.parse().map_err(|_| {
+                to_js_error(Error::invalid_argument(
                     "accumulate",
-                    format!("expected 'float32' or 'float16', got {other:?}"),
-                )))
-            }
+                    format!("expected 'float32' or 'float16', got {name:?}"),
+                ))
+            })?,
         };
         self.engine
             .matmul_with(&a.tensor, &b.tensor, accumulate)
