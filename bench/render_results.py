@@ -35,7 +35,7 @@ out = [
     "",
     f"## {adapter['name']} (wgpu 30 on Vulkan, {adapter['driver']}), 2026-11-24",
     "",
-    "Commands, on the device machine (the binary built here with `cargo build --release --bin",
+    "Commands, on the device machine (the binary built here with `cargo build --release --features bench --bin",
     "tmath-bench` and carried there with Debian's Vulkan loader, as the device README describes):",
     "",
     "```sh",

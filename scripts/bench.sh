@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Mesa's loader complains on every device open when this is unset.
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
-cargo build --release --bin tmath-bench
+cargo build --release --features bench --bin tmath-bench
 if [ $# -eq 0 ]; then
   echo "== native: tmath-bench all"
   ./target/release/tmath-bench all

@@ -46,6 +46,8 @@ mod stream;
 mod tensor;
 mod tuning;
 pub(crate) mod weights;
+#[cfg(feature = "bench")]
+pub mod workload;
 
 // The wasm-bindgen layer under js/index.js: its exports reach JS through wasm-bindgen, not through
 // Rust paths, so nothing of it is public Rust API.

@@ -1,61 +1,11 @@
-//! Helpers shared by the integration tests: a seeded generator (no dependency needed) and the
-//! random-size workload several tests replay.
+//! Helpers shared by the integration tests: engines that fail loudly without an adapter, the
+//! golden cast vectors, and (from `tmath::workload`, which `tmath-bench` replays too) the seeded
+//! generator and random-size workload.
 #![allow(dead_code)]
 
-/// SplitMix64: small, seeded, and good enough to drive test workloads reproducibly.
-pub struct Rng(u64);
+#[allow(unused_imports)] // not every test file replays a workload
+pub use tmath::workload::{random_size_workload, Rng, Step};
 
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.next_u64() % 100 < percent
-    }
-}
-
-/// One step of the random-size workload.
-#[derive(Clone, Copy, Debug)]
-pub enum Step {
-    /// Take a tensor of this many `f32` elements.
-    Take(u64),
-    /// Return the live tensor at this index (of those still live, in taking order).
-    Return(usize),
-}
-
-/// `count` tensors of uniformly random sizes between 4 KiB and 1 MiB, taken and returned in a
-/// random interleaving with at most `max_live` alive at once; every tensor is returned by the end.
-pub fn random_size_workload(seed: u64, count: usize, max_live: usize) -> Vec<Step> {
-    let mut rng = Rng::new(seed);
-    let mut steps = Vec::new();
-    let (mut taken, mut live) = (0usize, 0usize);
-    while taken < count || live > 0 {
-        let take = taken < count && live < max_live && (live == 0 || rng.chance(55));
-        if take {
-            steps.push(Step::Take(rng.range(1024, 256 * 1024)));
-            taken += 1;
-            live += 1;
-        } else {
-            steps.push(Step::Return(rng.range(0, live as u64 - 1) as usize));
-            live -= 1;
-        }
-    }
-    steps
-}
 pub mod golden;
 
 /// An engine on this machine's adapter, or a loud failure naming what is missing: the native
@@ -90,4 +40,46 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         }
         std::thread::yield_now();
     }
+}
+
+/// An engine made asynchronously, as the web must, failing loudly without an adapter: the
+/// scenarios of [`gpu_tests!`] start here on both targets.
+pub async fn new_engine(config: tmath::EngineConfig) -> tmath::Engine {
+    tmath::Engine::new(config).await.unwrap_or_else(|e| {
+        panic!("these tests need a GPU adapter (lavapipe natively in CI, WebGPU in Chromium): {e}")
+    })
+}
+
+/// A tensor's elements, read back through the async API both targets have.
+pub async fn read<T: bytemuck::Pod>(t: &tmath::Tensor) -> Vec<T> {
+    bytemuck::pod_collect_to_vec(&t.to_host_bytes().await.expect("readback"))
+}
+
+/// One async test body for both targets, as wgpu's `#[gpu_test]`: each named `async fn()` runs
+/// natively as a `#[test]` (driven by [`block_on`], in module `native`) and in headless
+/// Chromium's WebGPU through wasm-bindgen-test (module `web`).
+#[macro_export]
+macro_rules! gpu_tests {
+    ($($name:ident),* $(,)?) => {
+        #[cfg(not(target_arch = "wasm32"))]
+        mod native {
+            $(
+                #[test]
+                fn $name() {
+                    $crate::common::block_on(super::$name())
+                }
+            )*
+        }
+
+        #[cfg(target_arch = "wasm32")]
+        mod web {
+            wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+            $(
+                #[wasm_bindgen_test::wasm_bindgen_test]
+                async fn $name() {
+                    super::$name().await
+                }
+            )*
+        }
+    };
 }

@@ -13,10 +13,6 @@ fn main() {}
 
 #[cfg(not(target_arch = "wasm32"))]
 mod bounded;
-/// The tests' seeded generator and workloads, so the benchmark replays exactly what they check.
-#[cfg(not(target_arch = "wasm32"))]
-#[path = "../../../tests/common/mod.rs"]
-mod common;
 #[cfg(not(target_arch = "wasm32"))]
 mod e2e;
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,9 +1,9 @@
 //! The seed's TensorPool workload against creating and destroying a buffer per tensor.
 
-use crate::common::{random_size_workload, Step};
 use crate::measure::*;
 use crate::report::{Report, Value};
 use std::time::Instant;
+use tmath::workload::{random_size_workload, Step};
 use tmath::{Engine, EngineConfig, PoolConfig};
 
 pub(crate) fn pool_suite(out: &mut Report) {

@@ -20,16 +20,18 @@ impl Report {
         self.lines += 1;
         let mut line = String::new();
         if self.json {
-            let _ = write!(line, "{{\"suite\":\"{suite}\"");
+            let mut object = serde_json::Map::new();
+            object.insert("suite".into(), suite.into());
             for (key, value) in fields {
-                let _ = match value {
-                    Value::Str(s) => write!(line, ",\"{key}\":{}", json_string(s)),
-                    Value::Int(n) => write!(line, ",\"{key}\":{n}"),
-                    Value::Num(x) if x.is_finite() => write!(line, ",\"{key}\":{x}"),
-                    Value::Num(_) => write!(line, ",\"{key}\":null"),
+                let value = match value {
+                    Value::Str(s) => s.as_str().into(),
+                    Value::Int(n) => (*n).into(),
+                    // Non-finite figures (a ratio over a zero time) are null, as JSON has no NaN.
+                    Value::Num(x) => (*x).into(),
                 };
+                object.insert((*key).into(), value);
             }
-            line.push('}');
+            line = serde_json::Value::Object(object).to_string();
         } else {
             let _ = write!(line, "[{suite}]");
             for (key, value) in fields {
@@ -45,20 +47,4 @@ impl Report {
             std::process::exit(0);
         }
     }
-}
-
-pub(crate) fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
