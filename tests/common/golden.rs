@@ -213,7 +213,7 @@ pub fn expected(floats: &[u32], ints: &[i32]) -> (Vec<F32Case>, Vec<I32Case>) {
 
 pub fn render(floats: &[F32Case], ints: &[I32Case]) -> String {
     let mut out = String::from(
-        "# tmath cast golden vectors. Regenerate: cargo test --test native_precision -- --ignored regenerate\n\
+        "# tmath cast golden vectors. Regenerate: cargo test --test precision -- --ignored regenerate\n\
          # f32 <input bits> <float16 bits> <bfloat16 bits> <int32>\n\
          # i32 <input> <float32 bits> <float16 bits> <bfloat16 bits>\n",
     );

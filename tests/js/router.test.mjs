@@ -11,12 +11,8 @@ const fx = usePage({ setup: async () => {
     crossings: b.crossings - a.crossings,
     maps: b.pool.stagingHits + b.pool.stagingMisses - a.pool.stagingHits - a.pool.stagingMisses,
   });
-  window.userBuffer = (device, values, usage) => {
-    const buffer = device.createBuffer({ size: values.byteLength, usage, mappedAtCreation: true });
-    new values.constructor(buffer.getMappedRange()).set(values);
-    buffer.unmap();
-    return buffer;
-  };
+  // A buffer the app made itself, filled at creation: the shared scenarios' helper.
+  window.userBuffer = (await import('/tests/js/scenarios.mjs')).bufferWith;
 } });
 
 test('host write from a typed array: after warm-up 0 buffers, 1 copy, 1 crossing', async () => {

@@ -25,7 +25,8 @@ async function codeOf(fn) {
   }
 }
 
-function bufferWith(device, values, usage) {
+/** A buffer of `device` holding `values`, filled at creation as an app would. */
+export function bufferWith(device, values, usage) {
   const buffer = device.createBuffer({ size: values.byteLength, usage, mappedAtCreation: true });
   new values.constructor(buffer.getMappedRange()).set(values);
   buffer.unmap();

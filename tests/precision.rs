@@ -1,44 +1,28 @@
-//! Precision management on a real wgpu adapter: prepare_tensor's identity path, and casts that
-//! match the golden vectors (and the half crate) bit for bit.
-
-#![cfg(not(target_arch = "wasm32"))]
+//! Precision management on a real adapter, natively (lavapipe in CI) and in headless Chromium's
+//! WebGPU (`cargo test --target wasm32-unknown-unknown --test precision`), one body for both:
+//! prepare_tensor's identity path, and casts that match the golden vectors (and the half crate)
+//! bit for bit.
 
 mod common;
 
-use common::golden;
+use common::{golden, new_engine, read};
 use half::{bf16, f16};
-use tmath::{DType, Engine, EngineConfig, HostData, Tensor, UploadRoute};
+use tmath::{DType, Engine, EngineConfig, HostData, UploadRoute};
 
-fn engine_with(precision: DType) -> Engine {
-    common::engine(EngineConfig {
+async fn engine_with(precision: DType) -> Engine {
+    new_engine(EngineConfig {
         precision,
         upload: UploadRoute::QueueWrite,
         ..EngineConfig::default()
     })
+    .await
 }
 
-fn engine() -> Engine {
-    engine_with(DType::F32)
+async fn engine() -> Engine {
+    engine_with(DType::F32).await
 }
 
-fn bits16(t: &Tensor) -> Vec<u16> {
-    t.to_vec::<u16>().unwrap()
-}
-
-trait Bytes {
-    fn to_host_bytes_blocking(&self) -> Vec<u8>;
-}
-
-impl Bytes for Tensor {
-    fn to_host_bytes_blocking(&self) -> Vec<u8> {
-        if self.dtype().size_bytes() == 2 {
-            bytemuck::cast_slice(&self.to_vec::<u16>().unwrap()).to_vec()
-        } else {
-            bytemuck::cast_slice(&self.to_vec::<u32>().unwrap()).to_vec()
-        }
-    }
-}
-
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 #[ignore = "writes tests/golden/casts.txt"]
 fn regenerate() {
@@ -51,6 +35,7 @@ fn regenerate() {
     .unwrap();
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn the_golden_file_is_what_the_half_crate_says() {
     let (floats, ints) = golden::parse(golden::FILE);
@@ -82,9 +67,8 @@ fn the_golden_file_is_what_the_half_crate_says() {
     }
 }
 
-#[test]
-fn gpu_casts_match_the_golden_vectors_bit_for_bit() {
-    let engine = engine();
+async fn gpu_casts_match_the_golden_vectors_bit_for_bit() {
+    let engine = engine().await;
     let (floats, ints) = golden::parse(golden::FILE);
     // Twice: a length that is a multiple of 8 (16 bytes per invocation) and one that is not
     // (one word per invocation).
@@ -99,13 +83,9 @@ fn gpu_casts_match_the_golden_vectors_bit_for_bit() {
                 None,
             )
             .unwrap();
-        let f16s = bits16(&engine.cast(&t, DType::F16).unwrap());
-        let bf16s = bits16(&engine.cast(&t, DType::BF16).unwrap());
-        let i32s = engine
-            .cast(&t, DType::I32)
-            .unwrap()
-            .to_vec::<i32>()
-            .unwrap();
+        let f16s = read::<u16>(&engine.cast(&t, DType::F16).unwrap()).await;
+        let bf16s = read::<u16>(&engine.cast(&t, DType::BF16).unwrap()).await;
+        let i32s = read::<i32>(&engine.cast(&t, DType::I32).unwrap()).await;
         for (k, c) in floats[..len].iter().enumerate() {
             assert_eq!(f16s[k], c.f16, "f32 {:08x} -> f16 ({len})", c.input);
             assert_eq!(bf16s[k], c.bf16, "f32 {:08x} -> bf16 ({len})", c.input);
@@ -115,13 +95,9 @@ fn gpu_casts_match_the_golden_vectors_bit_for_bit() {
     for len in lengths(ints.len()) {
         let input: Vec<i32> = ints[..len].iter().map(|c| c.input).collect();
         let t = engine.to_device(&input, [len], None).unwrap();
-        let f32s = engine
-            .cast(&t, DType::F32)
-            .unwrap()
-            .to_vec::<u32>()
-            .unwrap();
-        let f16s = bits16(&engine.cast(&t, DType::F16).unwrap());
-        let bf16s = bits16(&engine.cast(&t, DType::BF16).unwrap());
+        let f32s = read::<u32>(&engine.cast(&t, DType::F32).unwrap()).await;
+        let f16s = read::<u16>(&engine.cast(&t, DType::F16).unwrap()).await;
+        let bf16s = read::<u16>(&engine.cast(&t, DType::BF16).unwrap()).await;
         for (k, c) in ints[..len].iter().enumerate() {
             assert_eq!(f32s[k], c.f32, "i32 {} -> f32 ({len})", c.input);
             assert_eq!(f16s[k], c.f16, "i32 {} -> f16 ({len})", c.input);
@@ -130,9 +106,8 @@ fn gpu_casts_match_the_golden_vectors_bit_for_bit() {
     }
 }
 
-#[test]
-fn every_16_bit_pattern_casts_exactly() {
-    let engine = engine();
+async fn every_16_bit_pattern_casts_exactly() {
+    let engine = engine().await;
     let every: Vec<u16> = (0..=u16::MAX).collect();
     // All 65536 (16 bytes per invocation) and all but the last (one word per invocation).
     for (all, (from, decode)) in [&every[..], &every[..65535]].into_iter().flat_map(|all| {
@@ -149,22 +124,14 @@ fn every_16_bit_pattern_casts_exactly() {
         let t = engine
             .to_device(HostData::Bytes(bytemuck::cast_slice(all), from), [n], None)
             .unwrap();
-        let f32s = engine
-            .cast(&t, DType::F32)
-            .unwrap()
-            .to_vec::<u32>()
-            .unwrap();
-        let i32s = engine
-            .cast(&t, DType::I32)
-            .unwrap()
-            .to_vec::<i32>()
-            .unwrap();
+        let f32s = read::<u32>(&engine.cast(&t, DType::F32).unwrap()).await;
+        let i32s = read::<i32>(&engine.cast(&t, DType::I32).unwrap()).await;
         let other = if from == DType::F16 {
             DType::BF16
         } else {
             DType::F16
         };
-        let others = bits16(&engine.cast(&t, other).unwrap());
+        let others = read::<u16>(&engine.cast(&t, other).unwrap()).await;
         for (k, &b) in all.iter().enumerate() {
             let x = decode(b);
             assert_eq!(f32s[k], x.to_bits(), "{from} {b:04x} -> f32");
@@ -179,9 +146,8 @@ fn every_16_bit_pattern_casts_exactly() {
     }
 }
 
-#[test]
-fn prepare_tensor_returns_the_same_tensor_when_the_precision_matches() {
-    let engine = engine();
+async fn prepare_tensor_returns_the_same_tensor_when_the_precision_matches() {
+    let engine = engine().await;
     let t = engine.to_device(&[1.0f32, 2.0], [2], None).unwrap();
     let before = engine.stats();
     let same = engine.prepare_tensor(&t, Some(DType::F32)).unwrap();
@@ -195,9 +161,8 @@ fn prepare_tensor_returns_the_same_tensor_when_the_precision_matches() {
     );
 }
 
-#[test]
-fn prepare_tensor_casts_once_into_a_pooled_buffer_and_leaves_the_input_alone() {
-    let engine = engine();
+async fn prepare_tensor_casts_once_into_a_pooled_buffer_and_leaves_the_input_alone() {
+    let engine = engine().await;
     let data = [1.5f32, -2.25, 65504.0, 1e-8];
     let t = engine.to_device(&data, [4], None).unwrap();
     engine.prepare_tensor(&t, Some(DType::F16)).unwrap(); // warm-up: pipeline and buffer
@@ -211,25 +176,23 @@ fn prepare_tensor_casts_once_into_a_pooled_buffer_and_leaves_the_input_alone() {
     assert_eq!(after.counters.copies, before.counters.copies);
     assert_eq!(after.pool.buffers_created, before.pool.buffers_created);
     let want: Vec<u16> = data.iter().map(|&x| f16::from_f32(x).to_bits()).collect();
-    assert_eq!(bits16(&h), want);
-    assert_eq!(t.to_vec::<f32>().unwrap(), data, "the input is untouched");
+    assert_eq!(read::<u16>(&h).await, want);
+    assert_eq!(read::<f32>(&t).await, data, "the input is untouched");
     assert_eq!(h.byte_len(), 8);
 }
 
-#[test]
-fn odd_counts_stay_packed() {
-    let engine = engine();
+async fn odd_counts_stay_packed() {
+    let engine = engine().await;
     let t = engine.to_device(&[1.0f32, 2.0, 3.0], [3], None).unwrap();
     let h = engine.prepare_tensor(&t, Some(DType::BF16)).unwrap();
     assert_eq!(h.byte_len(), 6);
-    assert_eq!(bits16(&h), vec![0x3f80, 0x4000, 0x4040]);
+    assert_eq!(read::<u16>(&h).await, vec![0x3f80, 0x4000, 0x4040]);
     let back = engine.prepare_tensor(&h, Some(DType::F32)).unwrap();
-    assert_eq!(back.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0]);
+    assert_eq!(read::<f32>(&back).await, vec![1.0, 2.0, 3.0]);
 }
 
-#[test]
-fn host_and_gpu_conversion_give_the_same_bits() {
-    let engine = engine();
+async fn host_and_gpu_conversion_give_the_same_bits() {
+    let engine = engine().await;
     let (floats, _) = golden::parse(golden::FILE);
     let input: Vec<u32> = floats.iter().map(|c| c.input).collect();
     let n = input.len();
@@ -240,16 +203,15 @@ fn host_and_gpu_conversion_give_the_same_bits() {
             .cast(&engine.to_device(raw, [n], None).unwrap(), dtype)
             .unwrap();
         assert_eq!(
-            on_host.to_host_bytes_blocking(),
-            on_gpu.to_host_bytes_blocking(),
+            on_host.to_host_bytes().await.unwrap(),
+            on_gpu.to_host_bytes().await.unwrap(),
             "{dtype}"
         );
     }
 }
 
-#[test]
-fn the_engine_precision_is_the_default_for_prepare_and_untyped_data() {
-    let engine = engine_with(DType::F16);
+async fn the_engine_precision_is_the_default_for_prepare_and_untyped_data() {
+    let engine = engine_with(DType::F16).await;
     let t = engine.to_device(&[0.5f64, 1.0, 2.0], [3], None).unwrap();
     assert_eq!(t.dtype(), DType::F16);
     let f = engine.to_device(&[1.0f32], [1], None).unwrap();
@@ -263,18 +225,18 @@ fn the_engine_precision_is_the_default_for_prepare_and_untyped_data() {
     assert!(tmath::precision_matches("half", "f16").unwrap());
 }
 
-#[test]
-fn uploads_convert_on_the_host_or_the_gpu_with_the_same_bits_and_honest_counts() {
+async fn uploads_convert_on_the_host_or_the_gpu_with_the_same_bits_and_honest_counts() {
     use tmath::ConversionSite;
     let (floats, _) = golden::parse(golden::FILE);
     let input: Vec<f32> = floats.iter().map(|c| f32::from_bits(c.input)).collect();
     let n = input.len();
     let mut results = Vec::new();
     for (site, copies, dispatches) in [(ConversionSite::Host, 2, 0), (ConversionSite::Gpu, 1, 1)] {
-        let engine = common::engine(EngineConfig {
+        let engine = new_engine(EngineConfig {
             upload_conversion: site,
             ..EngineConfig::default()
-        });
+        })
+        .await;
         let before = engine.stats();
         let t = engine.to_device(&input, [n], Some(DType::BF16)).unwrap();
         let after = engine.stats();
@@ -294,7 +256,7 @@ fn uploads_convert_on_the_host_or_the_gpu_with_the_same_bits_and_honest_counts()
             dispatches,
             "{site:?}"
         );
-        let bits = bits16(&t);
+        let bits = read::<u16>(&t).await;
         assert!(
             bits.iter().zip(&floats).all(|(&b, c)| b == c.bf16),
             "{site:?}"
@@ -303,3 +265,14 @@ fn uploads_convert_on_the_host_or_the_gpu_with_the_same_bits_and_honest_counts()
     }
     assert_eq!(results[0], results[1]);
 }
+
+gpu_tests!(
+    gpu_casts_match_the_golden_vectors_bit_for_bit,
+    every_16_bit_pattern_casts_exactly,
+    prepare_tensor_returns_the_same_tensor_when_the_precision_matches,
+    prepare_tensor_casts_once_into_a_pooled_buffer_and_leaves_the_input_alone,
+    odd_counts_stay_packed,
+    host_and_gpu_conversion_give_the_same_bits,
+    the_engine_precision_is_the_default_for_prepare_and_untyped_data,
+    uploads_convert_on_the_host_or_the_gpu_with_the_same_bits_and_honest_counts,
+);

@@ -1,19 +1,19 @@
-//! Operations on a real wgpu adapter: matmul and elementwise results against a CPU reference,
-//! shape errors, and the exact cost rules (no buffers, copies or readbacks in resident chains,
-//! one submission per flush).
-
-#![cfg(not(target_arch = "wasm32"))]
+//! Operations on a real adapter, natively (lavapipe in CI) and in headless Chromium's WebGPU
+//! (`cargo test --target wasm32-unknown-unknown --test ops`), one body for both: matmul and
+//! elementwise results against a CPU reference, shape errors, and the exact cost rules (no
+//! buffers, copies or readbacks in resident chains, one submission per flush).
 
 mod common;
 
-use common::Rng;
+use common::{new_engine, read, Rng};
 use tmath::{DType, Engine, EngineConfig, Tensor, UploadRoute};
 
-fn engine_with(upload: UploadRoute) -> Engine {
-    common::engine(EngineConfig {
+async fn engine_with(upload: UploadRoute) -> Engine {
+    new_engine(EngineConfig {
         upload,
         ..EngineConfig::default()
     })
+    .await
 }
 
 fn random(rng: &mut Rng, n: usize) -> Vec<f32> {
@@ -57,9 +57,8 @@ fn assert_close(got: &[f32], want: &[f64], rel: f64, what: &str) {
     }
 }
 
-#[test]
-fn matmul_matches_the_reference_for_any_sizes_and_batches() {
-    let engine = engine_with(UploadRoute::Auto);
+async fn matmul_matches_the_reference_for_any_sizes_and_batches() {
+    let engine = engine_with(UploadRoute::Auto).await;
     let mut rng = Rng::new(11);
     // (batch_a, batch_b, m, k, n); 0 means a 2-D operand.
     for (ba, bb, m, k, n) in [
@@ -99,7 +98,7 @@ fn matmul_matches_the_reference_for_any_sizes_and_batches() {
             if bb > 0 { k * n } else { 0 },
         );
         assert_close(
-            &c.to_vec::<f32>().unwrap(),
+            &read::<f32>(&c).await,
             &want,
             1e-5,
             &format!("{ba}x{bb} {m}x{k}x{n}"),
@@ -108,9 +107,8 @@ fn matmul_matches_the_reference_for_any_sizes_and_batches() {
     assert_eq!(engine.take_device_errors(), Vec::<String>::new());
 }
 
-#[test]
-fn sixteen_bit_matmul_accumulates_in_f32_and_rounds_once() {
-    let engine = engine_with(UploadRoute::Auto);
+async fn sixteen_bit_matmul_accumulates_in_f32_and_rounds_once() {
+    let engine = engine_with(UploadRoute::Auto).await;
     let mut rng = Rng::new(5);
     let (m, k, n) = (37, 129, 19);
     for dtype in [DType::F16, DType::BF16] {
@@ -121,8 +119,7 @@ fn sixteen_bit_matmul_accumulates_in_f32_and_rounds_once() {
         let c = engine.matmul(&ta, &tb).unwrap();
         assert_eq!(c.dtype(), dtype);
         // The reference uses the inputs as stored (rounded to 16 bits), accumulated exactly.
-        let widen = |t: &Tensor| -> Vec<f32> {
-            let bits = t.to_vec::<u16>().unwrap();
+        let widen = |bits: Vec<u16>| -> Vec<f32> {
             bits.iter()
                 .map(|&h| match dtype {
                     DType::F16 => half::f16::from_bits(h).to_f32(),
@@ -130,8 +127,9 @@ fn sixteen_bit_matmul_accumulates_in_f32_and_rounds_once() {
                 })
                 .collect()
         };
-        let want = reference(&widen(&ta), &widen(&tb), 1, m, k, n, 0, 0);
-        let got = widen(&c);
+        let (sa, sb) = (read::<u16>(&ta).await, read::<u16>(&tb).await);
+        let want = reference(&widen(sa), &widen(sb), 1, m, k, n, 0, 0);
+        let got = widen(read::<u16>(&c).await);
         // One rounding to 16 bits at the end: half an ulp of the format, plus f32 accumulation.
         let ulp = if dtype == DType::F16 {
             1.0 / 1024.0
@@ -142,9 +140,8 @@ fn sixteen_bit_matmul_accumulates_in_f32_and_rounds_once() {
     }
 }
 
-#[test]
-fn matmul_shape_and_dtype_errors_name_both_operands_and_change_nothing() {
-    let engine = engine_with(UploadRoute::Auto);
+async fn matmul_shape_and_dtype_errors_name_both_operands_and_change_nothing() {
+    let engine = engine_with(UploadRoute::Auto).await;
     let a = engine.pool().zeros([2, 3], None).unwrap();
     let b = engine.pool().zeros([4, 5], None).unwrap();
     let v = engine.pool().zeros([3], None).unwrap();
@@ -180,9 +177,8 @@ fn matmul_shape_and_dtype_errors_name_both_operands_and_change_nothing() {
     assert_eq!(after.counters.dispatches, before.counters.dispatches);
 }
 
-#[test]
-fn elementwise_ops_broadcast_like_numpy_and_take_scalars() {
-    let engine = engine_with(UploadRoute::Auto);
+async fn elementwise_ops_broadcast_like_numpy_and_take_scalars() {
+    let engine = engine_with(UploadRoute::Auto).await;
     let a: Vec<f32> = (0..6).map(|x| x as f32 - 2.5).collect(); // [2, 3, 1]
     let b: Vec<f32> = vec![1.0, 2.0, 4.0, -8.0]; // [4]
     let ta = engine.to_device(&a, [2, 3, 1], None).unwrap();
@@ -193,25 +189,25 @@ fn elementwise_ops_broadcast_like_numpy_and_take_scalars() {
         .iter()
         .flat_map(|x| b.iter().map(move |y| x + y))
         .collect();
-    assert_eq!(sum.to_vec::<f32>().unwrap(), want);
-    let prod = engine.mul(&ta, &tb).unwrap().to_vec::<f32>().unwrap();
+    assert_eq!(read::<f32>(&sum).await, want);
+    let prod = read::<f32>(&engine.mul(&ta, &tb).unwrap()).await;
     assert_eq!(
         prod,
         a.iter()
             .flat_map(|x| b.iter().map(move |y| x * y))
             .collect::<Vec<_>>()
     );
-    let quot = engine.div(&tb, &tb).unwrap().to_vec::<f32>().unwrap();
+    let quot = read::<f32>(&engine.div(&tb, &tb).unwrap()).await;
     assert_eq!(quot, vec![1.0; 4]);
     assert_eq!(
-        engine.sub(10.0, &tb).unwrap().to_vec::<f32>().unwrap(),
+        read::<f32>(&engine.sub(10.0, &tb).unwrap()).await,
         vec![9.0, 8.0, 6.0, 18.0]
     );
     assert_eq!(
-        engine.sub(&tb, 1.0).unwrap().to_vec::<f32>().unwrap(),
+        read::<f32>(&engine.sub(&tb, 1.0).unwrap()).await,
         vec![0.0, 1.0, 3.0, -9.0]
     );
-    let relu = engine.relu(&ta).unwrap().to_vec::<f32>().unwrap();
+    let relu = read::<f32>(&engine.relu(&ta).unwrap()).await;
     assert_eq!(
         relu,
         a.iter()
@@ -220,11 +216,11 @@ fn elementwise_ops_broadcast_like_numpy_and_take_scalars() {
     );
     let ints = engine.to_device(&[7i32, -7, 9, 0], [4], None).unwrap();
     assert_eq!(
-        engine.div(&ints, 2).unwrap().to_vec::<i32>().unwrap(),
+        read::<i32>(&engine.div(&ints, 2).unwrap()).await,
         vec![3, -3, 4, 0]
     );
     assert_eq!(
-        engine.relu(&ints).unwrap().to_vec::<i32>().unwrap(),
+        read::<i32>(&engine.relu(&ints).unwrap()).await,
         vec![7, 0, 9, 0]
     );
     assert_eq!(
@@ -233,9 +229,8 @@ fn elementwise_ops_broadcast_like_numpy_and_take_scalars() {
     );
 }
 
-#[test]
-fn elementwise_errors_are_typed() {
-    let engine = engine_with(UploadRoute::Auto);
+async fn elementwise_errors_are_typed() {
+    let engine = engine_with(UploadRoute::Auto).await;
     let a = engine.pool().zeros([2, 3], None).unwrap();
     let b = engine.pool().zeros([4], None).unwrap();
     let h = engine.pool().zeros([2, 3], Some(DType::F16)).unwrap();
@@ -251,9 +246,8 @@ fn elementwise_errors_are_typed() {
     assert_eq!(engine.add(1.0, 2.0).unwrap_err().code(), "InvalidArgument");
 }
 
-#[test]
-fn a_resident_chain_creates_nothing_copies_nothing_and_submits_once_per_flush() {
-    let engine = engine_with(UploadRoute::Auto);
+async fn a_resident_chain_creates_nothing_copies_nothing_and_submits_once_per_flush() {
+    let engine = engine_with(UploadRoute::Auto).await;
     let mut rng = Rng::new(3);
     let x = engine
         .to_device(&random(&mut rng, 64 * 64), [64, 64], None)
@@ -297,20 +291,19 @@ fn a_resident_chain_creates_nothing_copies_nothing_and_submits_once_per_flush() 
     assert_eq!(engine.take_device_errors(), Vec::<String>::new());
 }
 
-#[test]
-fn host_in_host_out_matmul_costs_two_writes_one_readback_and_one_submit() {
+async fn host_in_host_out_matmul_costs_two_writes_one_readback_and_one_submit() {
     for upload in [UploadRoute::QueueWrite, UploadRoute::Auto] {
-        let engine = engine_with(upload);
+        let engine = engine_with(upload).await;
         let mut rng = Rng::new(9);
         let (a, b) = (random(&mut rng, 128 * 96), random(&mut rng, 96 * 80));
-        let run = || {
+        let run = || async {
             let ta = engine.to_device(&a, [128, 96], None).unwrap();
             let tb = engine.to_device(&b, [96, 80], None).unwrap();
-            engine.matmul(&ta, &tb).unwrap().to_vec::<f32>().unwrap()
+            read::<f32>(&engine.matmul(&ta, &tb).unwrap()).await
         };
-        let first = run();
+        let first = run().await;
         let before = engine.stats();
-        let second = run();
+        let second = run().await;
         let after = engine.stats();
         assert_eq!(first, second);
         assert_eq!(
@@ -335,9 +328,25 @@ fn host_in_host_out_matmul_costs_two_writes_one_readback_and_one_submit() {
     }
 }
 
-#[test]
-fn elementwise_results_are_the_same_bits_four_and_one_element_per_invocation() {
-    let engine = engine_with(UploadRoute::Auto);
+/// `f(a, b)` bit for bit (any NaN for a NaN), or, as WGSL allows f32 arithmetic to flush
+/// subnormal operands and results to zero (SwiftShader does; lavapipe does not), the same with
+/// subnormals flushed.
+fn ieee_or_flushed(got: u32, a: f32, b: f32, f: fn(f32, f32) -> f32) -> bool {
+    let flush = |v: f32| {
+        if v.is_subnormal() {
+            0.0f32.copysign(v)
+        } else {
+            v
+        }
+    };
+    let got = f32::from_bits(got);
+    [f(a, b), flush(f(a, b)), flush(f(flush(a), flush(b)))]
+        .iter()
+        .any(|want| got.to_bits() == want.to_bits() || (want.is_nan() && got.is_nan()))
+}
+
+async fn elementwise_results_are_the_same_bits_four_and_one_element_per_invocation() {
+    let engine = engine_with(UploadRoute::Auto).await;
     let mut rng = Rng::new(17);
     let specials = [
         f32::NAN,
@@ -371,35 +380,46 @@ fn elementwise_results_are_the_same_bits_four_and_one_element_per_invocation() {
                 "mul" => engine.mul(a, b),
                 _ => engine.div(a, b),
             };
-            let bits = |t: Tensor| t.to_vec::<u32>().unwrap();
-            let same = bits(op((&tx).into(), (&ty).into()).unwrap());
-            let right = bits(op((&tx).into(), 2.5f32.into()).unwrap());
-            let left = bits(op(2.5f32.into(), (&tx).into()).unwrap());
+            let same = read::<u32>(&op((&tx).into(), (&ty).into()).unwrap()).await;
+            let right = read::<u32>(&op((&tx).into(), 2.5f32.into()).unwrap()).await;
+            let left = read::<u32>(&op(2.5f32.into(), (&tx).into()).unwrap()).await;
             for i in 0..n {
-                let check = |got: u32, want: f32, what: &str| {
+                let check = |got: u32, a: f32, b: f32, what: &str| {
                     assert!(
-                        got == want.to_bits() || (want.is_nan() && f32::from_bits(got).is_nan()),
-                        "{name} {what} n={n} [{i}]: {:?} vs {want:?}",
-                        f32::from_bits(got)
+                        ieee_or_flushed(got, a, b, f),
+                        "{name} {what} n={n} [{i}]: {:?} vs {:?}",
+                        f32::from_bits(got),
+                        f(a, b)
                     )
                 };
-                check(same[i], f(x[i], y[i]), "tensor");
-                check(right[i], f(x[i], 2.5), "scalar right");
-                check(left[i], f(2.5, x[i]), "scalar left");
+                check(same[i], x[i], y[i], "tensor");
+                check(right[i], x[i], 2.5, "scalar right");
+                check(left[i], 2.5, x[i], "scalar left");
             }
         }
-        let relu = engine.relu(&tx).unwrap().to_vec::<u32>().unwrap();
+        let relu = read::<u32>(&engine.relu(&tx).unwrap()).await;
         for i in 0..n {
             let want = if x[i] < 0.0 { 0.0f32 } else { x[i] };
             assert_eq!(relu[i], want.to_bits(), "relu n={n} [{i}] of {}", x[i]);
         }
         let ints: Vec<i32> = (0..n as i32).map(|v| v * 7919 - 40_000).collect();
         let ti = engine.to_device(&ints, [n], None).unwrap();
-        let q = engine.div(&ti, 7i32).unwrap().to_vec::<i32>().unwrap();
-        let r = engine.relu(&ti).unwrap().to_vec::<i32>().unwrap();
+        let q = read::<i32>(&engine.div(&ti, 7i32).unwrap()).await;
+        let r = read::<i32>(&engine.relu(&ti).unwrap()).await;
         for i in 0..n {
             assert_eq!(q[i], ints[i] / 7, "int div n={n} [{i}]");
             assert_eq!(r[i], ints[i].max(0), "int relu n={n} [{i}]");
         }
     }
 }
+
+gpu_tests!(
+    matmul_matches_the_reference_for_any_sizes_and_batches,
+    sixteen_bit_matmul_accumulates_in_f32_and_rounds_once,
+    matmul_shape_and_dtype_errors_name_both_operands_and_change_nothing,
+    elementwise_ops_broadcast_like_numpy_and_take_scalars,
+    elementwise_errors_are_typed,
+    a_resident_chain_creates_nothing_copies_nothing_and_submits_once_per_flush,
+    host_in_host_out_matmul_costs_two_writes_one_readback_and_one_submit,
+    elementwise_results_are_the_same_bits_four_and_one_element_per_invocation,
+);
