@@ -4,7 +4,8 @@
 // `?auto=1` runs everything on load; <body data-state> is idle → running → done | error.
 import * as tmath from '/js/index.js';
 import { lineChart } from './charts.mjs';
-import { runSuites, fmt } from './suites.mjs';
+import { runSuites } from './suites.mjs';
+import { fmt } from './measure.mjs';
 
 const $ = (id) => document.getElementById(id);
 const results = { page: 'tmath www', startedAt: null, adapter: null, config: null, peers: {}, suites: {} };

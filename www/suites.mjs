@@ -6,6 +6,7 @@
 // for the page).
 
 import { matmulModel } from './onnx.mjs';
+import { time, gbps, fmt, size, rng, randomMatrix, recording } from './measure.mjs';
 
 // WebGPU's constants, written out: Node on Dawn has no GPUBufferUsage or GPUMapMode global.
 const GPUBufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, STORAGE: 0x80 };
@@ -14,36 +15,6 @@ const GPUMapMode = { READ: 0x1 };
 let env; // { tmath, engineOptions, runtime }
 let ui; // { facts, section, note, table, charts, lineChart, tick }
 let results;
-
-// ---- measuring -----------------------------------------------------------------------------
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-
-/** Median wall time of `fn` in ms over `samples` runs, after `warm` unmeasured runs. */
-export async function time(fn, { samples = 5, warm = 1 } = {}) {
-  for (let i = 0; i < warm; i++) await fn();
-  const out = [];
-  for (let i = 0; i < samples; i++) {
-    const t0 = performance.now();
-    await fn();
-    out.push(performance.now() - t0);
-  }
-  return median(out);
-}
-
-export const gbps = (bytes, ms) => bytes / ms / 1e6;
-export const fmt = (v, digits = 2) => (v === undefined || v === null || Number.isNaN(v) ? '–' : typeof v === 'number' ? (Number.isInteger(v) || Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(digits)) : String(v));
-export const size = (b) => (b >= 1 << 20 ? `${b / (1 << 20)} MiB` : b >= 1024 ? `${b / 1024} KiB` : `${b} B`);
-
-export function rng(seed) {
-  let s = seed >>> 0;
-  return (n) => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s % n; };
-}
-
-export function randomMatrix(n, seed) {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => r(2001) / 1000 - 1);
-}
 
 // ---- suites --------------------------------------------------------------------------------
 
@@ -379,43 +350,13 @@ function configFor(engine) {
 
 
 /**
- * `ui`, with every table it is given recorded as text in `results.sections[id]` (title, notes,
- * tables of cell strings, formatted as the page shows them), so a text report prints exactly what
- * the page renders instead of deriving its own tables.
- */
-function recording(target) {
-  let notes = [];
-  let tables = [];
-  const cell = (v) => (typeof v === 'number' ? fmt(v) : v ?? '–');
-  results.sections = {};
-  return {
-    ...target,
-    note(text) { notes.push(text); return target.note(text); },
-    table(headers, rows) {
-      tables.push({ headers, rows: rows.map((row) => row.map(cell)) });
-      return target.table(headers, rows);
-    },
-    section(id, title, ...nodes) {
-      results.sections[id] = { title, notes, tables };
-      notes = [];
-      tables = [];
-      return target.section(id, title, ...nodes);
-    },
-    facts(id, title, entries) {
-      results.sections[id] = { title, notes: [], tables: [{ headers: ['', ''], rows: entries }] };
-      return target.facts(id, title, entries);
-    },
-  };
-}
-
-/**
  * Run every suite on one engine: `{ tmath, ui, results, engineOptions, runtime, loadPeers }`
  * (`loadPeers(engine)` resolves to `{ tfjs: { tf } | {}, ort: { ort, session } | {} }`). Fills
  * `results` (adapter, config, suites, engineStats).
  */
 export async function runSuites(options) {
   results = options.results;
-  ui = recording(options.ui);
+  ui = recording(options.ui, results);
   env = { tmath: options.tmath, engineOptions: options.engineOptions ?? {}, runtime: options.runtime };
   const { tmath } = env;
   const engine = await tmath.Engine.create(env.engineOptions);
