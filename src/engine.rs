@@ -288,13 +288,7 @@ impl PoolHandle<'_> {
         S: TryInto<Shape>,
         Error: From<S::Error>,
     {
-        let shape = shape.try_into()?;
-        let dtype = dtype.unwrap_or(self.engine.shared.config.precision);
-        let shared = &self.engine.shared;
-        let mut state = shared.lock();
-        let lease = shared.acquire(&mut state, byte_len(&shape, dtype)?, BufferKind::Storage)?;
-        drop(state);
-        Ok(Tensor::from_lease(Arc::clone(shared), shape, dtype, lease))
+        self.take(shape.try_into()?, dtype, false)
     }
 
     /// Like [`PoolHandle::get`], cleared to zero on the GPU (`clearBuffer`, recorded into the
@@ -304,13 +298,20 @@ impl PoolHandle<'_> {
         S: TryInto<Shape>,
         Error: From<S::Error>,
     {
-        let shape = shape.try_into()?;
+        self.take(shape.try_into()?, dtype, true)
+    }
+
+    /// A pooled tensor, cleared on the GPU first when `clear` (the clear is recorded into the
+    /// pending commands, so it runs before any later work on the buffer).
+    fn take(&self, shape: Shape, dtype: Option<DType>, clear: bool) -> Result<Tensor> {
         let dtype = dtype.unwrap_or(self.engine.shared.config.precision);
         let shared = &self.engine.shared;
         let mut state = shared.lock();
         let lease = shared.acquire(&mut state, byte_len(&shape, dtype)?, BufferKind::Storage)?;
-        state.encoder().clear_buffer(&lease.buffer, 0, None);
-        state.uses(&lease.buffer);
+        if clear {
+            state.encoder().clear_buffer(&lease.buffer, 0, None);
+            state.uses(&lease.buffer);
+        }
         drop(state);
         Ok(Tensor::from_lease(Arc::clone(shared), shape, dtype, lease))
     }
