@@ -238,13 +238,18 @@ function call(fn) {
   try {
     return fn();
   } catch (e) {
-    if (isTmathError(e)) throw e;
-    if (e instanceof WebAssembly.RuntimeError) {
-      current.aborted = true;
-      throw inputError('Internal', `tmath internal error (${e.message}); see the console for the Rust panic message and please report it`, e);
-    }
-    throw inputError('InvalidArgument', `tmath could not use an argument: ${safeMessage(e)}`, e);
+    throw callError(e);
   }
+}
+
+/** What `call` throws for `e` (hot paths catch inline and use this, with no closure per call). */
+function callError(e) {
+  if (isTmathError(e)) return e;
+  if (e instanceof WebAssembly.RuntimeError) {
+    current.aborted = true;
+    return inputError('Internal', `tmath internal error (${e.message}); see the console for the Rust panic message and please report it`, e);
+  }
+  return inputError('InvalidArgument', `tmath could not use an argument: ${safeMessage(e)}`, e);
 }
 
 const CONSTRUCT = Symbol('tmath.construct');
@@ -324,18 +329,30 @@ const scopes = [];
 
 // The safety net: a Tensor the program dropped without dispose() gives its buffer back when the
 // garbage collector finalizes it; `engine.stats().leakedTensors` counts those, so leaks show.
-const leaked = new WeakMap(); // wasm engine -> count
-const safetyNet = new FinalizationRegistry(({ inner, engine }) => {
-  if (!inner.disposed()) {
-    try { inner.dispose(); } catch { /* the engine may be gone */ }
-    leaked.set(engine, (leaked.get(engine) ?? 0) + 1);
+// One registry per wasm engine, whose callback counts that engine's leaks: the holdings are the
+// wasm tensor alone, so registering a tensor allocates nothing more.
+const safetyNets = new WeakMap(); // wasm engine -> { registry, leaked }
+function safetyNetOf(engine) {
+  let net = safetyNets.get(engine);
+  if (net === undefined) {
+    const counts = { leaked: 0 };
+    net = Object.assign(counts, {
+      registry: new FinalizationRegistry((inner) => {
+        if (!inner.disposed()) {
+          try { inner.dispose(); } catch { /* the engine may be gone */ }
+          counts.leaked++;
+        }
+        inner.free();
+      }),
+    });
+    safetyNets.set(engine, net);
   }
-  inner.free();
-});
+  return net;
+}
 
 function wrap(inner, engine) {
   const tensor = new Tensor(CONSTRUCT, inner);
-  safetyNet.register(tensor, { inner, engine }, tensor);
+  safetyNetOf(engine).registry.register(tensor, inner);
   scopes.at(-1)?.push(tensor);
   return tensor;
 }
@@ -431,11 +448,12 @@ function foreignHostData(input) {
   return guarded('the input tensor', () => (input.location === 'cpu' && isArray(input.dims) && isView(input.data)
     ? { data: input.data, shape: input.dims } : undefined));
 }
-const innerOf = new WeakMap();
+// The Tensor brand: its private field (`Object.create(Tensor.prototype)` and look-alikes have
+// none). Set by Tensor's static block.
+let innerOfTensor;
 
 function wasmTensorOf(tensor, method) {
-  // A WeakMap brand: `Object.create(Tensor.prototype)` and look-alikes are not Tensors.
-  const inner = (typeof tensor === 'object' && tensor !== null) ? innerOf.get(tensor) : undefined;
+  const inner = innerOfTensor(tensor);
   if (inner === undefined) {
     throw tmathError('InvalidArgument', `${method} expects a tmath Tensor, got ${describe(tensor)}`);
   }
@@ -443,7 +461,7 @@ function wasmTensorOf(tensor, method) {
 }
 
 function isTensor(value) {
-  return typeof value === 'object' && value !== null && innerOf.has(value);
+  return innerOfTensor(value) !== undefined;
 }
 
 function describe(value) {
@@ -704,7 +722,10 @@ export class Tensor {
       throw tmathError('InvalidArgument', 'Tensors are made by an Engine (engine.pool.get, engine.pool.zeros, …), not with `new Tensor`');
     }
     this.#inner = inner;
-    innerOf.set(this, inner);
+  }
+
+  static {
+    innerOfTensor = (value) => (typeof value === 'object' && value !== null && #inner in value ? value.#inner : undefined);
   }
 
   /** Dimensions, e.g. `[2, 3]` (frozen). */
@@ -718,7 +739,13 @@ export class Tensor {
   /** Whether dispose() was called. */
   get disposed() { return this.#inner.disposed(); }
   /** Return the buffer to the pool. A second dispose() throws `Disposed`. */
-  dispose() { call(() => this.#inner.dispose()); }
+  dispose() {
+    try {
+      this.#inner.dispose();
+    } catch (e) {
+      throw callError(e);
+    }
+  }
   /** `using t = engine.toDevice(...)`: disposes at the end of the block (quietly if already disposed). */
   [DISPOSE]() { call(() => { if (!this.#inner.disposed()) this.#inner.dispose(); }); }
   /**
@@ -860,7 +887,7 @@ export class Engine {
    * Every counter: { pool: {...}, copies, copyBytes, crossings, conversions, submits, dispatches,
    * leakedTensors } (leakedTensors: tensors the garbage collector found undisposed).
    */
-  stats() { return { ...call(() => this.#inner.stats()), leakedTensors: leaked.get(this.#inner) ?? 0 }; }
+  stats() { return { ...call(() => this.#inner.stats()), leakedTensors: safetyNets.get(this.#inner)?.leaked ?? 0 }; }
 
   /** Submit recorded GPU work now (also done by reads, and at the end of each task). */
   flush() { call(() => this.#inner.flush()); }
@@ -1006,9 +1033,15 @@ export class Engine {
   relu(a) { return this.#wrap(call(() => this.#inner.relu(wasmTensorOf(a, 'relu')))); }
   #binary(op, a, b) {
     const code = OP_CODES[op];
-    if (typeof a === 'number' && isTensor(b)) return this.#wrap(call(() => this.#inner.binaryScalar(code, wasmTensorOf(b, op), a, true)));
-    if (typeof b === 'number') return this.#wrap(call(() => this.#inner.binaryScalar(code, wasmTensorOf(a, op), b, false)));
-    return this.#wrap(call(() => this.#inner.binaryTensors(code, wasmTensorOf(a, op), wasmTensorOf(b, op))));
+    let out;
+    try {
+      if (typeof a === 'number' && isTensor(b)) out = this.#inner.binaryScalar(code, wasmTensorOf(b, op), a, true);
+      else if (typeof b === 'number') out = this.#inner.binaryScalar(code, wasmTensorOf(a, op), b, false);
+      else out = this.#inner.binaryTensors(code, wasmTensorOf(a, op), wasmTensorOf(b, op));
+    } catch (e) {
+      throw callError(e);
+    }
+    return this.#wrap(out);
   }
   /** A new tensor with a GPU copy of `tensor`'s data. */
   copy(tensor) { return this.#wrap(call(() => this.#inner.copy(wasmTensorOf(tensor, 'copy')))); }

@@ -19,9 +19,10 @@
 //!
 //! Ops' params go into one 256-byte slot each of a CPU-side arena, and the arena reaches the GPU
 //! in one queue write per submission, just before it (queue writes land before the commands
-//! submitted after them). The uniform buffer is bound at a dynamic offset, so one bind group
-//! serves every op over the same buffers; an op whose params equal the previous op's shares its
-//! slot. A full arena ([`PARAMS_SLOTS`] distinct slots) submits first.
+//! submitted after them). Ops with equal params share one slot (a chain's `add(x, 1)`s, a
+//! model's repeated layer shapes), and each op binds its slot at a fixed offset, so a chain whose
+//! buffers repeat reuses its bind groups. A full arena ([`PARAMS_SLOTS`] distinct slots) submits
+//! first.
 //! The buffer (256 KiB) is kept from one submission to the next; `trim` frees it when nothing
 //! is pending.
 
@@ -33,7 +34,7 @@ use crate::ledger::Ledger;
 use crate::plan::HostWrite;
 use crate::pool::{BufferKind, Lease, Pool, WriteOrder};
 use crate::stats::Counters;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 type ComputePass = wgpu::ComputePass<'static>;
@@ -71,6 +72,9 @@ pub(crate) struct State {
     pub pipelines: Pipelines,
     /// Params of the ops recorded since the last submission, `UNIFORM_SLOT` bytes each.
     params: Vec<u8>,
+    /// Each distinct params value of this submission and the offset of its slot: ops with
+    /// equal params share one slot, so their bind groups repeat with their buffers.
+    param_slots: HashMap<Vec<u8>, u32>,
     /// The uniform buffer they go to at the next submission.
     params_lease: Option<Lease>,
     /// Write-staging chunks of this submission and the next free byte in the last one.
@@ -116,6 +120,7 @@ impl State {
             ledger,
             pipelines: Pipelines::default(),
             params: Vec::new(),
+            param_slots: HashMap::new(),
             params_lease: None,
             staging: Vec::new(),
             staging_cursor: 0,
@@ -233,6 +238,7 @@ impl State {
         self.pending.clear();
         self.pool.stream_submitted();
         self.params.clear();
+        self.param_slots.clear();
         // The params buffer stays for the next submission (cached bind groups name it) until
         // `trim` frees it; staging chunks go back to the pool settled.
         for lease in std::mem::take(&mut self.staging) {
@@ -374,8 +380,9 @@ impl State {
         self.ledger.push(transfer);
     }
 
-    /// Put an op's params into the next slot of this submission's arena; returns the uniform
-    /// buffer and the slot's dynamic offset. A full arena submits the pending work first.
+    /// Put an op's params into this submission's arena (the slot of an equal earlier value, else
+    /// the next one); returns the uniform buffer and the slot's offset. A full arena submits the
+    /// pending work first.
     pub fn params(&mut self, bytes: &[u8]) -> Result<(wgpu::Buffer, u32)> {
         debug_assert!(bytes.len() as u64 <= UNIFORM_SLOT);
         if self.params.len() as u64 >= PARAMS_SLOTS * UNIFORM_SLOT {
@@ -389,16 +396,15 @@ impl State {
             )?;
             self.params_lease = Some(lease);
         }
-        let slot = UNIFORM_SLOT as usize;
-        let mut padded = [0u8; UNIFORM_SLOT as usize];
-        padded.iter_mut().zip(bytes).for_each(|(p, &b)| *p = b);
-        // The same params as the previous op (a chain of `add(x, 1)`): share its slot.
-        let last = self.params.len().checked_sub(slot);
-        let offset = match last {
-            Some(last) if self.params.get(last..) == Some(&padded[..]) => last,
-            _ => {
-                self.params.extend_from_slice(&padded);
-                self.params.len() - slot
+        let offset = match self.param_slots.get(bytes) {
+            Some(&offset) => offset,
+            None => {
+                let offset = self.params.len() as u32;
+                self.params.extend_from_slice(bytes);
+                self.params
+                    .resize(offset as usize + UNIFORM_SLOT as usize, 0);
+                self.param_slots.insert(bytes.to_vec(), offset);
+                offset
             }
         };
         #[allow(clippy::expect_used)] // invariant: acquired just above when there was none
@@ -407,7 +413,7 @@ impl State {
             .as_ref()
             .map(|l| l.buffer.clone())
             .expect("acquired above");
-        Ok((buffer, offset as u32))
+        Ok((buffer, offset))
     }
 
     /// Write `len` bytes into `target` at offset 0 with `write(buffer, offset)`, a host write,

@@ -462,10 +462,13 @@ fn record_op(
             (a, 0, a_len),
             (b, 0, b_len),
             (out, 0, out_len),
-            (&uniform, 0, UNIFORM_SLOT),
+            (&uniform, u64::from(offset), UNIFORM_SLOT),
         ],
     );
-    pass.set_bind_group(0, &bind, &[offset]);
+    // The params slot is bound at a fixed offset, not a dynamic one: a chain whose buffers and
+    // params repeat finds its bind groups in the cache, and setting one without offsets is the
+    // cheaper call on the web (no offsets array crosses into JS).
+    pass.set_bind_group(0, &bind, &[]);
     pass.dispatch_workgroups(grid.0, grid.1, grid.2);
     state.charge_dispatches(1);
     Ok(())

@@ -238,14 +238,40 @@ fn a_chain_of_a_thousand_ops_creates_nothing_and_submits_once() {
 fn a_full_params_arena_submits_once_and_goes_on() {
     let engine = engine_with(UploadRoute::QueueWrite, false);
     let ops = tmath_params_slots() + 10;
-    // Alternating scalars: every op needs a slot of its own.
-    let (before, after, x) = chain_of(&engine, 256, ops, |i| (i % 2) as f32 * 2.0);
+    // A different scalar each time: every op needs a slot of its own.
+    let (before, after, x) = chain_of(&engine, 256, ops, distinct_scalar);
     assert_eq!(after.counters.submits - before.counters.submits, 1);
     assert_eq!(
         after.counters.param_writes - before.counters.param_writes,
         1
     );
-    assert_eq!(x.to_vec::<f32>().unwrap(), vec![(ops + 3) as f32; 256]);
+    let want = 3.0 + (0..ops).map(distinct_scalar).sum::<f32>();
+    assert_eq!(x.to_vec::<f32>().unwrap(), vec![want; 256]);
+}
+
+/// A scalar of its own for each of 2,048 ops (multiples of 1/1024, so every sum is exact).
+fn distinct_scalar(i: usize) -> f32 {
+    (i % 2048) as f32 / 1024.0
+}
+
+#[test]
+fn equal_params_anywhere_in_a_submission_share_a_slot_and_bind_groups() {
+    let engine = engine_with(UploadRoute::QueueWrite, false);
+    // add(x, 0) and add(x, 2) alternating: two distinct params, so two slots, and the chain's
+    // ping-ponging buffers meet the same few bind groups again and again.
+    let (before, after, x) = chain_of(&engine, 256, 1000, |i| (i % 2) as f32 * 2.0);
+    assert_eq!(after.counters.submits, before.counters.submits);
+    assert!(
+        after.counters.bind_groups - before.counters.bind_groups <= 4,
+        "{} bind groups for 1,000 ops",
+        after.counters.bind_groups - before.counters.bind_groups
+    );
+    assert_eq!(x.to_vec::<f32>().unwrap(), vec![1003.0; 256]);
+    let flushed = engine.stats();
+    assert_eq!(
+        flushed.counters.param_writes - before.counters.param_writes,
+        1
+    );
 }
 
 /// Ops per submission (the params arena's slots), as documented in the README.
@@ -319,7 +345,7 @@ fn idle_buffers_freed_while_work_is_pending_are_destroyed_after_submission() {
 #[test]
 fn the_params_arena_is_bounded_and_trim_frees_it() {
     let engine = engine_with(UploadRoute::QueueWrite, false);
-    let (_, _, x) = chain_of(&engine, 64, 5000, |i| (i % 2) as f32 * 2.0);
+    let (_, _, x) = chain_of(&engine, 64, 5000, distinct_scalar);
     x.dispose().unwrap();
     engine.flush().unwrap();
     let s = engine.stats();

@@ -77,7 +77,8 @@ pub(crate) enum ElementMode {
     ScalarLeft,
 }
 
-/// Bytes of one uniform slot: params of one dispatch, at a dynamic offset.
+/// Bytes of one uniform slot: params of one dispatch (a multiple of the 256-byte uniform offset
+/// alignment WebGPU guarantees).
 pub(crate) const UNIFORM_SLOT: u64 = 256;
 
 /// The dtype codes `cast.wgsl` uses.
@@ -153,8 +154,8 @@ impl Kernel {
         }
     }
 
-    /// Ops take three storage buffers and their params at a dynamic uniform offset; copy and
-    /// cast take two storage buffers and no params.
+    /// Ops take three storage buffers and their params slot (a uniform binding at the slot's
+    /// offset in the arena); copy and cast take two storage buffers and no params.
     fn has_params(self) -> bool {
         matches!(self, Kernel::Matmul { .. } | Kernel::Elementwise { .. })
     }
@@ -182,7 +183,7 @@ fn ops_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
                     ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: true,
+                    has_dynamic_offset: false,
                     min_binding_size: wgpu::BufferSize::new(UNIFORM_SLOT),
                 },
                 count: None,
@@ -209,7 +210,8 @@ pub(crate) struct Pipelines {
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct BindKey {
     layout: Option<Kernel>,
-    entries: Vec<(wgpu::Buffer, u64, u64)>,
+    /// Up to four `(buffer, offset, size)` entries, in binding order; no allocation per lookup.
+    entries: [Option<(wgpu::Buffer, u64, u64)>; 4],
 }
 
 /// Bind groups kept at most; past that the cache starts over (entries of destroyed buffers
@@ -225,10 +227,14 @@ impl Pipelines {
         kernel: Kernel,
         entries: &[(&wgpu::Buffer, u64, u64)],
     ) -> wgpu::BindGroup {
-        let key = BindKey {
+        debug_assert!(entries.len() <= 4);
+        let mut key = BindKey {
             layout: (!kernel.has_params()).then_some(kernel),
-            entries: entries.iter().map(|&(b, o, s)| (b.clone(), o, s)).collect(),
+            entries: Default::default(),
         };
+        for (slot, &(b, o, s)) in key.entries.iter_mut().zip(entries) {
+            *slot = Some((b.clone(), o, s));
+        }
         if let Some(found) = self.bind_groups.get(&key) {
             return found.clone();
         }
