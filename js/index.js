@@ -648,24 +648,24 @@ async function* byteChunks(source, signal) {
 /**
  * Paces queue writes: `writeBuffer` returns at once and Dawn keeps a staging copy until the GPU
  * has done the write, so a fast source would pile copies up in host memory (raw writeBuffer calls
- * loading a 1.1 GiB file held 1.1 GiB on Dawn, bench/RESULTS.md). Every 24 MiB this waits for the
- * writes of the 24 MiB before (not the latest ones, so the queue never runs dry): at most about
- * 48 MiB unfinished.
+ * loading a 1.1 GiB file held 1.1 GiB on Dawn, bench/RESULTS.md). Every 8 MiB this asks for a
+ * promise of the writes so far and waits for the one asked 4 steps before: at most about 40 MiB
+ * unfinished, and the promise awaited is old enough to have settled while the queue was kept
+ * busy (Dawn in Node settles them only when it polls, so waiting for the latest one stalls).
  */
 class Pacer {
-  static STEP = 24 << 20;
+  static STEP = 8 << 20;
+  static DEPTH = 4;
   #queue;
   #bytes = 0;
-  #previous = null;
+  #pending = [];
   constructor(device) { this.#queue = device.queue; }
   async wrote(n) {
     this.#bytes += n;
     if (this.#bytes < Pacer.STEP) return;
     this.#bytes = 0;
-    const next = this.#queue.onSubmittedWorkDone();
-    const wait = this.#previous;
-    this.#previous = next;
-    if (wait !== null) await wait;
+    this.#pending.push(this.#queue.onSubmittedWorkDone());
+    if (this.#pending.length > Pacer.DEPTH) await this.#pending.shift();
   }
 }
 
