@@ -382,6 +382,8 @@ if (typeof GPUDevice === 'function') learnBrand(deviceBrands, GPUDevice.prototyp
 
 function hasBrand(brands, value) {
   if (value === null || typeof value !== 'object') return false;
+  // Host data is never a GPU object, and a failed brand check throws (slow): skip it for them.
+  if (isView(value) || Array.isArray(value) || value instanceof ArrayBuffer) return false;
   for (const getter of brands) {
     try { getter.call(value); return true; } catch { /* another brand */ }
   }

@@ -17,16 +17,14 @@ use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 pub(crate) fn now_us() -> f64 {
     #[cfg(target_arch = "wasm32")]
     {
-        let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into());
-        performance
-            .ok()
-            .and_then(|p| {
-                let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
-                let now: &js_sys::Function = wasm_bindgen::JsCast::dyn_ref(&now)?;
-                now.call0(&p).ok()?.as_f64()
-            })
-            .unwrap_or_else(js_sys::Date::now)
-            * 1e3
+        // A direct import (browsers, workers, Node and Deno all have a global `performance`):
+        // looking it up by name on every call cost more than the upload it timed.
+        #[wasm_bindgen::prelude::wasm_bindgen]
+        extern "C" {
+            #[wasm_bindgen(js_namespace = performance, js_name = now, catch)]
+            fn performance_now() -> Result<f64, JsValue>;
+        }
+        performance_now().unwrap_or_else(|_| js_sys::Date::now()) * 1e3
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
