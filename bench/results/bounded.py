@@ -1,0 +1,89 @@
+"""Bounded transfers: staging ring, streamed uploads, safetensors (issue 14)."""
+import json
+
+from .common import DATA, lines, size
+
+
+def render():
+    out = []
+    # Bounded transfers (tmath-bench bounded; bench/bounded.mjs on Dawn), issue 14.
+    bounded = [r for r in lines("h100-bounded.jsonl") if r["suite"] == "bounded"]
+    torch_t = {r["bytes"]: r for r in lines("h100-torch-bounded.jsonl") if r.get("case") == "transfer"}
+    dawn_b = json.loads((DATA / "h100-dawn-bounded.json").read_text())
+    out += [
+        "## Bounded transfers on the H100 (staging ring, streamed uploads, safetensors)",
+        "",
+        "```sh",
+        "tmath-bench bounded --json > bench/data/h100-bounded.jsonl            # native, wgpu on Vulkan",
+        "node bench/bounded.mjs --file-mib 1024                                # Dawn in Node -> h100-dawn-bounded.json",
+        "python3 bench/torch_reference.py > bench/data/h100-torch-bounded.jsonl",
+        "```",
+        "",
+        "Native, GB/s. A ring holds 4 pooled staging buffers of the chunk size; \"single buffer\" is the",
+        "path before the ring (one staging buffer as large as the tensor). `read_into` fills a",
+        "preallocated slice; `to_vec` a new `Vec` (its page faults bound it). PyTorch's pageable",
+        "figures copy into an already-allocated tensor; its pinned ones need page-locked memory.",
+        "",
+        "| size | staging | staging bytes | upload | `write_buffer` | read_into | to_vec | raw reused staging | PyTorch up pageable / pinned | down pageable / pinned |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in bounded:
+        if r.get("case") == "safetensors":
+            continue
+        t = torch_t.get(r["bytes"], {})
+        out.append(
+            f"| {size(r['bytes'])} | {r['staging']} | {size(r['readback_staging_bytes'])} | {r['upload_gb_s']:.1f} ({r['upload_route']}) "
+            f"| {r['raw_write_buffer_gb_s']:.1f} | {r['read_into_gb_s']:.1f} | {r['read_new_vec_gb_s']:.1f} | {r['raw_reused_staging_gb_s']:.1f} "
+            f"| {t.get('h2d_pageable_gb_s', float('nan')):.1f} / {t.get('h2d_pinned_gb_s', float('nan')):.1f} "
+            f"| {t.get('d2h_pageable_gb_s', float('nan')):.1f} / {t.get('d2h_pinned_gb_s', float('nan')):.1f} |"
+        )
+    st = next(r for r in bounded if r.get("case") == "safetensors")
+    s = dawn_b["safetensors"]
+    sp = json.loads((DATA / "h100-dawn-bounded-pacer.json").read_text())["safetensors"]
+    out += [
+        "",
+        f"The default chunk is 16 MiB (64 MiB of staging): from 64 MiB up it uploads at 22–25 GB/s and",
+        "reads back into a caller's slice at 24–25 GB/s, where the single staging buffer moved 11–15 and",
+        "20–22, and the chunked path stays bounded at any size. Reading into a new `Vec` reaches only",
+        "6–7 GB/s (was 1.3 at 1 GiB): the kernel's page faults on fresh memory bound it, not the GPU;",
+        "`Tensor::read_into` is the fast path and meets the 8 GB/s target at every size.",
+        "",
+        f"Safetensors, native: {st['tensors']} tensors, {size(st['bytes'])} from memory through",
+        f"`Engine::load_safetensors`: {st['load_gb_s']:.2f} GB/s against {st['raw_write_buffer_gb_s']:.2f} GB/s for raw",
+        f"`write_buffer` calls moving the same bytes ({st['ratio']:.2f}× their speed).",
+        "",
+        "Dawn in Node on the same GPU (bench/bounded.mjs), readback GB/s:",
+        "",
+        "| MiB | ring, `toHost()` | ring, `toHost(out)` | single buffer, `toHost()` | raw WebGPU | ring / single |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in dawn_b["readback"]:
+        out.append(f"| {r['mib']} | {r['ring_gb_s']:.2f} | {r['ring_into_gb_s']:.2f} | {r['single_gb_s']:.2f} | {r['raw_gb_s']:.2f} | {r['ring_over_single']:.2f} |")
+    out += [
+        "",
+        "Every path that returns a new ArrayBuffer (tmath's and the raw calls' alike) is bound by its",
+        "allocation (about 1.4 GB/s from 64 MiB); `toHost(out)` moves 5.6–7.4 GB/s. The ring is within",
+        "noise of the single buffer at every size (0.94–1.11), with bounded staging.",
+        "",
+        f"Safetensors on Dawn: {s['tensors']} tensors, {s['bytes'] / 2**20:.0f} MiB streamed from an async generator of",
+        f"1 MiB pieces, every byte read back and checked: tmath {s['load_s']:.2f} s holding at most",
+        f"{s['host_memory_peak_mib']:.1f} MiB of host memory above the start (rss, which includes Dawn's staging);",
+        f"raw `writeBuffer` calls {s['raw_write_buffer_s']:.2f} s but {s['raw_host_memory_peak_mib']:.0f} MiB (Dawn keeps a copy of every",
+        f"write until the GPU has done it); raw calls paced to the same bound {s['raw_paced_s']:.2f} s",
+        f"({s['raw_paced_host_memory_peak_mib']:.1f} MiB). tmath takes {s['time_ratio']:.2f}× the unbounded raw calls' time and",
+        f"{s['time_ratio_vs_paced']:.2f}× the bounded ones'.",
+        "",
+        "Again after the uploads' pacing became 8 MiB steps waiting 4 steps back (at most about",
+        "40 MiB unfinished instead of 48), two later runs on the H100 (bench/data/h100-dawn-bounded-pacer.json",
+        f"is the second): tmath {sp['load_s']:.2f} s with {sp['host_memory_peak_mib']:.1f} MiB, raw `writeBuffer` {sp['raw_write_buffer_s']:.2f} s with {sp['raw_host_memory_peak_mib']:.0f} MiB,",
+        f"{sp['time_ratio']:.2f}× (1.14× in the first run, 1.67 s against 1.46 s). tmath's own time did not change",
+        "(1.58–1.67 s in every run); the raw calls' moved between 1.03 and 1.50 s across sessions, so",
+        "the ratio sits at 1.1–1.5× and the 1.1× target is met only in some runs.",
+        "",
+        "On SwiftShader (this machine, no GPU) the same load took 1.3–2.0× the raw calls' time with",
+        "about 10–50 MiB of host memory, in Dawn and in Chromium; there a fresh pooled buffer one size",
+        "class above the tensor is cleared by Dawn before its first partial write, a memset on a CPU",
+        "device.",
+        "",
+    ]
+    return out
