@@ -25,6 +25,14 @@ impl Rng {
         lo + self.next_u64() % (hi - lo + 1)
     }
 
+    /// `n` floats in `-1..=1`, multiples of 1/1000: the seeded data of the tests' and the
+    /// benchmark's operands.
+    pub fn floats(&mut self, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| (self.next_u64() % 2001) as f32 / 1000.0 - 1.0)
+            .collect()
+    }
+
     /// True `percent` times in a hundred.
     pub fn chance(&mut self, percent: u64) -> bool {
         self.next_u64() % 100 < percent

@@ -90,12 +90,6 @@ fn check_within(a: &Tensor, b: &Tensor, c: &Tensor, step: f64, what: &str) {
     }
 }
 
-fn random(rng: &mut Rng, n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|_| (rng.next_u64() % 2001) as f32 / 1000.0 - 1.0)
-        .collect()
-}
-
 /// Mixed magnitudes that cancel: 1e4-sized terms of alternating sign among small ones.
 fn adversarial(rng: &mut Rng, n: usize) -> Vec<f32> {
     (0..n)
@@ -127,10 +121,10 @@ fn every_tile_shape_and_input_format_matches_a_float64_reference() {
         for dtype in [DType::F32, DType::F16, DType::BF16] {
             for (m, k, n) in shapes {
                 let a = engine
-                    .to_device(&random(&mut rng, m * k), [m, k], Some(dtype))
+                    .to_device(&rng.floats(m * k), [m, k], Some(dtype))
                     .unwrap();
                 let b = engine
-                    .to_device(&random(&mut rng, k * n), [k, n], Some(dtype))
+                    .to_device(&rng.floats(k * n), [k, n], Some(dtype))
                     .unwrap();
                 let c = engine.matmul(&a, &b).unwrap();
                 assert_eq!(c.dtype(), dtype);
@@ -151,9 +145,7 @@ fn large_k_and_cancelling_magnitudes_stay_within_the_float32_bound() {
             let a = engine
                 .to_device(&adversarial(&mut rng, m * k), [m, k], None)
                 .unwrap();
-            let b = engine
-                .to_device(&random(&mut rng, k * n), [k, n], None)
-                .unwrap();
+            let b = engine.to_device(&rng.floats(k * n), [k, n], None).unwrap();
             let c = engine.matmul(&a, &b).unwrap();
             check(&a, &b, &c, &format!("{tiles} adversarial {m}x{k}x{n}"));
         }
@@ -164,8 +156,8 @@ fn large_k_and_cancelling_magnitudes_stay_within_the_float32_bound() {
 fn batched_and_broadcast_products_match_in_every_tile_shape() {
     let mut rng = Rng::new(9);
     let (batch, m, k, n) = (3, 70, 20, 68);
-    let a = random(&mut rng, batch * m * k);
-    let b = random(&mut rng, k * n);
+    let a = rng.floats(batch * m * k);
+    let b = rng.floats(k * n);
     for tiles in runnable() {
         let engine = engine_with(Some(tiles));
         let ta = engine.to_device(&a, [batch, m, k], None).unwrap();
@@ -197,10 +189,10 @@ fn tuning_measures_every_shape_keeps_the_fastest_per_size_and_serves_later_engin
     assert_eq!(later.matmul_tuning().as_ref(), Some(&tuning));
     let mut rng = Rng::new(1);
     let a = later
-        .to_device(&random(&mut rng, 200 * 96), [200, 96], None)
+        .to_device(&rng.floats(200 * 96), [200, 96], None)
         .unwrap();
     let b = later
-        .to_device(&random(&mut rng, 96 * 256), [96, 256], None)
+        .to_device(&rng.floats(96 * 256), [96, 256], None)
         .unwrap();
     check(&a, &b, &later.matmul(&a, &b).unwrap(), "tuned");
     // A stored tuning comes back; shapes the device cannot run are dropped; None resets.
@@ -248,7 +240,7 @@ fn float16_inputs_agree_with_and_without_shader_f16() {
     assert!(!without.adapter().shader_f16);
     let mut rng = Rng::new(21);
     for (m, k, n) in [(33, 64, 40), (20, 37, 9)] {
-        let (a, b) = (random(&mut rng, m * k), random(&mut rng, k * n));
+        let (a, b) = (rng.floats(m * k), rng.floats(k * n));
         let mut products = Vec::new();
         for engine in [&with, &without] {
             let ta = engine.to_device(&a, [m, k], Some(DType::F16)).unwrap();
@@ -275,10 +267,10 @@ fn float16_arithmetic_is_a_permission_with_its_own_error_bound() {
         assert!(engine.adapter().shader_f16, "CI's lavapipe has shader-f16");
         for (m, k, n) in [(37, 29, 53), (67, 36, 132), (5, 1000, 12)] {
             let a = engine
-                .to_device(&random(&mut rng, m * k), [m, k], Some(DType::F16))
+                .to_device(&rng.floats(m * k), [m, k], Some(DType::F16))
                 .unwrap();
             let b = engine
-                .to_device(&random(&mut rng, k * n), [k, n], Some(DType::F16))
+                .to_device(&rng.floats(k * n), [k, n], Some(DType::F16))
                 .unwrap();
             let c = engine.matmul_with(&a, &b, DType::F16).unwrap();
             assert_eq!(c.dtype(), DType::F16);
@@ -288,10 +280,10 @@ fn float16_arithmetic_is_a_permission_with_its_own_error_bound() {
         }
         // float32 inputs: the permission changes nothing.
         let x = engine
-            .to_device(&random(&mut rng, 40 * 24), [40, 24], None)
+            .to_device(&rng.floats(40 * 24), [40, 24], None)
             .unwrap();
         let y = engine
-            .to_device(&random(&mut rng, 24 * 36), [24, 36], None)
+            .to_device(&rng.floats(24 * 36), [24, 36], None)
             .unwrap();
         assert_eq!(
             engine
@@ -307,10 +299,10 @@ fn float16_arithmetic_is_a_permission_with_its_own_error_bound() {
     // Without shader-f16 it is float32 accumulation, bit for bit.
     let plain = featureless_engine();
     let a = plain
-        .to_device(&random(&mut rng, 30 * 40), [30, 40], Some(DType::F16))
+        .to_device(&rng.floats(30 * 40), [30, 40], Some(DType::F16))
         .unwrap();
     let b = plain
-        .to_device(&random(&mut rng, 40 * 20), [40, 20], Some(DType::F16))
+        .to_device(&rng.floats(40 * 20), [40, 20], Some(DType::F16))
         .unwrap();
     assert_eq!(
         plain

@@ -16,12 +16,6 @@ async fn engine_with(upload: UploadRoute) -> Engine {
     .await
 }
 
-fn random(rng: &mut Rng, n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|_| (rng.next_u64() % 2001) as f32 / 1000.0 - 1.0)
-        .collect()
-}
-
 /// C = A × B in f64, batched, with batch stride 0 for broadcast operands.
 #[allow(clippy::too_many_arguments)]
 fn reference(
@@ -74,8 +68,8 @@ async fn matmul_matches_the_reference_for_any_sizes_and_batches() {
         (0, 4, 5, 6, 7),
     ] {
         let batch = ba.max(bb).max(1);
-        let a = random(&mut rng, ba.max(1) * m * k);
-        let b = random(&mut rng, bb.max(1) * k * n);
+        let a = rng.floats(ba.max(1) * m * k);
+        let b = rng.floats(bb.max(1) * k * n);
         let shape =
             |bt: usize, r: usize, c: usize| if bt == 0 { vec![r, c] } else { vec![bt, r, c] };
         let ta = engine.to_device(&a, shape(ba, m, k), None).unwrap();
@@ -112,8 +106,8 @@ async fn sixteen_bit_matmul_accumulates_in_f32_and_rounds_once() {
     let mut rng = Rng::new(5);
     let (m, k, n) = (37, 129, 19);
     for dtype in [DType::F16, DType::BF16] {
-        let a = random(&mut rng, m * k);
-        let b = random(&mut rng, k * n);
+        let a = rng.floats(m * k);
+        let b = rng.floats(k * n);
         let ta = engine.to_device(&a, [m, k], Some(dtype)).unwrap();
         let tb = engine.to_device(&b, [k, n], Some(dtype)).unwrap();
         let c = engine.matmul(&ta, &tb).unwrap();
@@ -250,12 +244,12 @@ async fn a_resident_chain_creates_nothing_copies_nothing_and_submits_once_per_fl
     let engine = engine_with(UploadRoute::Auto).await;
     let mut rng = Rng::new(3);
     let x = engine
-        .to_device(&random(&mut rng, 64 * 64), [64, 64], None)
+        .to_device(&rng.floats(64 * 64), [64, 64], None)
         .unwrap();
     let w = engine
-        .to_device(&random(&mut rng, 64 * 64), [64, 64], None)
+        .to_device(&rng.floats(64 * 64), [64, 64], None)
         .unwrap();
-    let bias = engine.to_device(&random(&mut rng, 64), [64], None).unwrap();
+    let bias = engine.to_device(&rng.floats(64), [64], None).unwrap();
     let chain = |x: &Tensor| -> Tensor {
         let mut h = x.clone();
         for _ in 0..3 {
@@ -295,7 +289,7 @@ async fn host_in_host_out_matmul_costs_two_writes_one_readback_and_one_submit() 
     for upload in [UploadRoute::QueueWrite, UploadRoute::Auto] {
         let engine = engine_with(upload).await;
         let mut rng = Rng::new(9);
-        let (a, b) = (random(&mut rng, 128 * 96), random(&mut rng, 96 * 80));
+        let (a, b) = (rng.floats(128 * 96), rng.floats(96 * 80));
         let run = || async {
             let ta = engine.to_device(&a, [128, 96], None).unwrap();
             let tb = engine.to_device(&b, [96, 80], None).unwrap();
@@ -359,9 +353,9 @@ async fn elementwise_results_are_the_same_bits_four_and_one_element_per_invocati
     ];
     // 4096: four elements per invocation; 4093: one.
     for n in [4096usize, 4093] {
-        let mut x = random(&mut rng, n);
+        let mut x = rng.floats(n);
         x[..specials.len()].copy_from_slice(&specials);
-        let y: Vec<f32> = random(&mut rng, n).iter().map(|v| v + 1.5).collect();
+        let y: Vec<f32> = rng.floats(n).iter().map(|v| v + 1.5).collect();
         let (tx, ty) = (
             engine.to_device(&x, [n], None).unwrap(),
             engine.to_device(&y, [n], None).unwrap(),

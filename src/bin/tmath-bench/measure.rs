@@ -89,10 +89,7 @@ pub(crate) fn transfer_sizes(engine: &Engine) -> Vec<u64> {
 }
 
 pub(crate) fn random_f32(n: usize, seed: u64) -> Vec<f32> {
-    let mut rng = tmath::workload::Rng::new(seed);
-    (0..n)
-        .map(|_| (rng.next_u64() % 2001) as f32 / 1000.0 - 1.0)
-        .collect()
+    tmath::workload::Rng::new(seed).floats(n)
 }
 
 /// Seconds per round of `batch` outputs of `f` recorded into one submission and waited for (the
