@@ -8,12 +8,11 @@ pub use tmath::workload::{random_size_workload, Rng, Step};
 
 pub mod golden;
 
-/// An engine on this machine's adapter, or a loud failure naming what is missing: the native
-/// tests never skip for want of an adapter.
+/// [`new_engine`] for the native-only tests, which are synchronous: the tests never skip for
+/// want of an adapter.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn engine(config: tmath::EngineConfig) -> tmath::Engine {
-    tmath::Engine::new_blocking(config)
-        .unwrap_or_else(|e| panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"))
+    block_on(new_engine(config))
 }
 
 /// A device of this machine's adapter made without optional features or raised limits, as an
