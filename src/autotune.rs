@@ -92,12 +92,6 @@ impl Engine {
         Ok(best)
     }
 
-    /// [`Engine::tune_matmul`], blocking the calling thread (native only).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn tune_matmul_blocking(&self) -> Result<MatmulTuning> {
-        crate::gpu::block_on(self.tune_matmul())
-    }
-
     /// The matmul tile shapes this engine uses ([`Engine::tune_matmul`]), if measured or given.
     pub fn matmul_tuning(&self) -> Option<MatmulTuning> {
         self.shared.matmul_tuning.lock().ok()?.clone()

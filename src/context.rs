@@ -7,7 +7,7 @@
 //!
 //! Work is recorded into one pending encoder and submitted at once by [`State::flush`]: natively
 //! when a read, [`crate::Engine::flush`] or a full arena asks for it; on the web also at the end
-//! of the task that recorded it (see [`crate::platform::after_task`]). Consecutive dispatches
+//! of the task that recorded it (see [`crate::platform::end_of_task_timer`]). Consecutive dispatches
 //! share one compute pass; a copy or clear ends it.
 //!
 //! Buffers returned while pending commands still use them go back to the pool *in stream*
@@ -63,8 +63,8 @@ pub(crate) struct State {
     /// Buffers the pending encoder uses. A host write into one of them must be ordered into the
     /// stream (or submitted after it).
     pending: HashSet<wgpu::Buffer>,
-    /// Natively, queue writes run only at the next submission; `flush` submits for them too.
-    /// (On the web `writeBuffer` runs on the queue by itself.)
+    /// Queue writes waiting for the next submission, which `flush` then makes even with no
+    /// commands (see [`crate::platform::QUEUE_WRITES_WAIT_FOR_SUBMIT`]).
     pub writes_pending: bool,
     /// Every cost, charged through the `charge_*` methods below and nowhere else.
     counters: Counters,
@@ -81,25 +81,21 @@ pub(crate) struct State {
     staging: Vec<Lease>,
     staging_cursor: u64,
     /// Called once work is recorded into an empty stream: the web's end-of-task submission.
-    /// (Natively the stream waits for a read or an explicit flush.)
-    #[cfg(target_arch = "wasm32")]
-    on_first_record: Option<Box<dyn Fn()>>,
+    /// (Natively there is none: the stream waits for a read or an explicit flush.)
+    on_first_record: Option<crate::platform::Hook>,
     /// Whether work was recorded since the last submission.
     recorded: bool,
     /// Whether an end-of-task submission is scheduled and has not run yet: at most one is
     /// pending at a time, however often the task submits in between (a loop of awaited
     /// readbacks would otherwise set a timer per iteration).
-    #[cfg(target_arch = "wasm32")]
     end_of_task_scheduled: bool,
     /// Set by [`State::close`]: buffers coming back are destroyed, not kept.
     closed: bool,
     /// The index of the last submission: a chunked transfer waits for one of its own natively.
     pub last_submission: Option<wgpu::SubmissionIndex>,
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     /// Upload staging buffers used by pending commands: mapped again once submitted, then they
-    /// return to the pool through `remapped` (native only).
+    /// return to the pool through `remapped` (only where [`crate::platform::MAPPED_STAGING`]).
     pub remap_after_flush: Vec<Lease>,
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     /// Upload staging buffers whose map completed, waiting to go back to the pool. Map callbacks
     /// may run while the state is locked, so they only touch this list.
     pub remapped: Arc<Mutex<Vec<Lease>>>,
@@ -124,10 +120,8 @@ impl State {
             params_lease: None,
             staging: Vec::new(),
             staging_cursor: 0,
-            #[cfg(target_arch = "wasm32")]
             on_first_record: None,
             recorded: false,
-            #[cfg(target_arch = "wasm32")]
             end_of_task_scheduled: false,
             closed: false,
             last_submission: None,
@@ -137,8 +131,7 @@ impl State {
     }
 
     /// Run `hook` whenever work is recorded into an empty stream.
-    #[cfg(target_arch = "wasm32")]
-    pub fn set_on_first_record(&mut self, hook: Box<dyn Fn()>) {
+    pub fn set_on_first_record(&mut self, hook: crate::platform::Hook) {
         self.on_first_record = Some(hook);
     }
 
@@ -146,7 +139,6 @@ impl State {
         if !self.recorded {
             self.recorded = true;
             self.pool.stream_opened();
-            #[cfg(target_arch = "wasm32")]
             if !self.end_of_task_scheduled {
                 if let Some(hook) = &self.on_first_record {
                     self.end_of_task_scheduled = true;
@@ -248,7 +240,6 @@ impl State {
         if submitted {
             self.counters.submits += 1;
         }
-        #[cfg(not(target_arch = "wasm32"))]
         for lease in self.remap_after_flush.drain(..) {
             let buffer = lease.buffer.clone();
             let back = Arc::clone(&self.remapped);
@@ -266,7 +257,6 @@ impl State {
 
     /// The end-of-task submission: submit what the task recorded; the next recording schedules
     /// another.
-    #[cfg(target_arch = "wasm32")]
     pub fn end_of_task(&mut self) {
         self.end_of_task_scheduled = false;
         self.flush();
@@ -284,7 +274,6 @@ impl State {
     }
 
     /// Return upload staging buffers whose map completed to the pool.
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub fn collect_remapped(&mut self) {
         let ready =
             std::mem::take(&mut *self.remapped.lock().unwrap_or_else(PoisonError::into_inner));

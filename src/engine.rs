@@ -54,19 +54,8 @@ impl Engine {
         Engine::on(Gpu::borrow(device, queue), config)
     }
 
-    /// The web's `Engine.fromDevice`: wgpu has no way to wrap a `GPUDevice`, so `js/index.js`
-    /// hands it over as the only device of an adapter whose instance is `instance`.
-    #[cfg(target_arch = "wasm32")]
-    pub(crate) async fn borrowing(
-        instance: wgpu::Instance,
-        config: EngineConfig,
-    ) -> Result<Engine> {
-        let mut gpu = Gpu::acquire(instance, config.power_preference).await?;
-        gpu.origin = crate::gpu::Origin::Borrowed;
-        Engine::on(gpu, config)
-    }
-
-    fn on(gpu: Gpu, config: EngineConfig) -> Result<Engine> {
+    /// An engine on `gpu` with an empty pool: the end of every constructor.
+    pub(crate) fn on(gpu: Gpu, config: EngineConfig) -> Result<Engine> {
         if config.transfer_chunk_bytes < 256 || !config.transfer_chunk_bytes.is_multiple_of(256) {
             return Err(Error::invalid_argument(
                 "transferChunkBytes",
@@ -111,26 +100,19 @@ impl Engine {
         );
         #[allow(clippy::arc_with_non_send_sync)] // wgpu's web types are not Send; one thread there.
         let shared = Arc::new(Shared::new(gpu, config, state));
-        #[cfg(target_arch = "wasm32")]
-        {
-            // Work recorded in a task is submitted at the end of that task.
+        if let Some(after_task) = crate::platform::end_of_task_timer() {
+            // Work recorded in a task is submitted at the end of that task (the web).
             let weak = Arc::downgrade(&shared);
             shared.lock().set_on_first_record(Box::new(move || {
                 let weak = weak.clone();
-                crate::platform::after_task(move || {
+                after_task(Box::new(move || {
                     if let Some(shared) = weak.upgrade() {
                         shared.lock().end_of_task();
                     }
-                });
+                }));
             }));
         }
         Ok(Engine { shared })
-    }
-
-    /// [`Engine::new`], blocking the calling thread (native only).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn new_blocking(config: EngineConfig) -> Result<Engine> {
-        crate::gpu::block_on(Engine::new(config))
     }
 
     /// The adapter and its capabilities.
@@ -187,24 +169,11 @@ impl Engine {
             .gpu
             .queue
             .on_submitted_work_done(move || MapSlot::finish(&done, true));
-        #[cfg(not(target_arch = "wasm32"))]
-        self.shared
-            .gpu
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::DeviceLost {
-                reason: format!("waiting for the GPU failed: {e}"),
-            })?;
+        crate::platform::wait_for(&self.shared.gpu.device, None)?;
         MapWait(slot).await;
         // Upload staging buffers whose work is done are mapped again: back to the pool.
         self.shared.lock().collect_remapped();
         self.shared.gpu.check_alive()
-    }
-
-    /// [`Engine::synchronize`], blocking the calling thread (native only).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn synchronize_blocking(&self) -> Result<()> {
-        crate::gpu::block_on(self.synchronize())
     }
 
     /// Release every idle buffer, and the device if tmath made it (a device from
@@ -250,12 +219,6 @@ impl Engine {
         let fresh = Engine::with_instance(instance, self.shared.config.clone()).await?;
         self.shared = fresh.shared;
         Ok(true)
-    }
-
-    /// [`Engine::recover`], blocking the calling thread (native only).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn recover_blocking(&mut self) -> Result<bool> {
-        crate::gpu::block_on(self.recover())
     }
 
     /// Errors the device reported that no operation caught (validation errors of foreign work

@@ -1,7 +1,7 @@
 //! Adapter and device acquisition (or a device the app made), the limits and features tmath
 //! relies on, and device-loss and uncaptured-error tracking. What differs between the web and
 //! native builds here is only which instance is made and how errors are listened for; the rest
-//! of that difference lives in `platform.rs`.
+//! of that difference lives in `platform/`.
 
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
@@ -103,9 +103,8 @@ pub(crate) struct Gpu {
     disposed: std::sync::atomic::AtomicBool,
     /// Errors no error scope caught, oldest first (kept short).
     uncaptured: Arc<Mutex<Vec<String>>>,
-    /// On the web, the `uncapturederror` listener (removed when the engine goes).
-    #[cfg(target_arch = "wasm32")]
-    listener: Mutex<Option<crate::platform::ErrorListener>>,
+    /// Where uncaptured device errors go (removed when the engine goes).
+    errors: crate::platform::ErrorHook,
 }
 
 const MAX_KEPT_ERRORS: usize = 16;
@@ -113,17 +112,7 @@ const MAX_KEPT_ERRORS: usize = 16;
 /// The instance tmath requests adapters from by default: every native backend wgpu was built
 /// with (`WGPU_BACKEND` and friends respected), or the browser's WebGPU.
 pub(crate) fn default_instance() -> Result<wgpu::Instance> {
-    #[cfg(target_arch = "wasm32")]
-    {
-        crate::platform::check_web_gpu_global()?;
-        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-        desc.backends = wgpu::Backends::BROWSER_WEBGPU;
-        Ok(wgpu::Instance::new(desc))
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    Ok(wgpu::Instance::new(
-        wgpu::InstanceDescriptor::new_without_display_handle_from_env(),
-    ))
+    crate::platform::default_instance()
 }
 
 impl Gpu {
@@ -203,40 +192,24 @@ impl Gpu {
                 }
             }
         };
-        // On the web, a listener of our own: wgpu's handler replaces the app's
-        // `onuncapturederror` and panics on error classes it cannot name (GPUInternalError, or
-        // any error where the runtime has no `GPUValidationError` global, as in Node).
-        #[cfg(target_arch = "wasm32")]
-        let listener =
-            crate::platform::ErrorListener::new(crate::web::raw::of_device(&device), keep);
-        // Natively wgpu's default handler panics; tmath reports errors as values instead. wgpu
-        // keeps one handler per device, so on a borrowed device the app's stays.
-        #[cfg(not(target_arch = "wasm32"))]
-        if matches!(origin, Origin::Acquired(_)) {
-            device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| keep(error.to_string())));
-        }
+        let errors = crate::platform::ErrorHook::install(
+            &device,
+            matches!(origin, Origin::Acquired(_)),
+            keep,
+        );
 
-        #[allow(unused_mut)]
-        let mut device_type = match info.device_type {
+        let device_type = match info.device_type {
             wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu,
             wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu,
             wgpu::DeviceType::Cpu => DeviceKind::Cpu,
             wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu,
             wgpu::DeviceType::Other => DeviceKind::Other,
         };
-        // Browsers report no device type; SwiftShader (Chromium without a GPU) is a CPU device,
-        // and the per-adapter rules (copy method, matmul tiles, conversion site) should know.
-        #[cfg(target_arch = "wasm32")]
-        if let Some(raw) = device.as_webgpu() {
-            let info = js_sys::Reflect::get(raw, &"adapterInfo".into()).unwrap_or_default();
-            let architecture = js_sys::Reflect::get(&info, &"architecture".into())
-                .ok()
-                .and_then(|a| a.as_string())
-                .unwrap_or_default();
-            if architecture == "swiftshader" {
-                device_type = DeviceKind::Cpu;
-            }
-        }
+        let device_type = if crate::platform::unreported_cpu(&device) {
+            DeviceKind::Cpu
+        } else {
+            device_type
+        };
         let report = AdapterReport {
             name: info.name.clone(),
             backend: info.backend.to_str().to_owned(),
@@ -263,8 +236,7 @@ impl Gpu {
             lost,
             disposed: Default::default(),
             uncaptured,
-            #[cfg(target_arch = "wasm32")]
-            listener: Mutex::new(Some(listener)),
+            errors,
         }
     }
 
@@ -272,10 +244,7 @@ impl Gpu {
     pub fn dispose(&self) {
         self.disposed
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        #[cfg(target_arch = "wasm32")]
-        if let Ok(mut listener) = self.listener.lock() {
-            listener.take();
-        }
+        self.errors.remove();
         if matches!(self.origin, Origin::Acquired(_)) {
             self.device.destroy();
         }
@@ -316,12 +285,8 @@ const NO_ADAPTER_HELP: &str = "Natively, install a Vulkan, Metal or D3D12 driver
 in a browser, use one with WebGPU enabled (Chrome/Edge 113+, Safari 18+, Firefox 141+, or \
 Chromium with --enable-unsafe-webgpu)";
 
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) use crate::platform::block_on;
-
 /// Map `buffer` and wait for it: natively by polling the device, on the web by awaiting the
 /// browser's `mapAsync`. A lost device gives `DeviceLost` instead of hanging.
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // native mapped writes only
 pub(crate) async fn map(
     gpu: &Gpu,
     buffer: &wgpu::Buffer,
@@ -333,12 +298,7 @@ pub(crate) async fn map(
     buffer.map_async(mode, 0..len, move |result| {
         crate::platform::MapSlot::finish(&in_callback, result.is_ok())
     });
-    #[cfg(not(target_arch = "wasm32"))]
-    gpu.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| Error::DeviceLost {
-            reason: format!("waiting for the GPU failed: {e}"),
-        })?;
+    crate::platform::wait_for(&gpu.device, None)?;
     let ok = crate::platform::MapWait(slot).await;
     if ok {
         Ok(())
@@ -348,18 +308,4 @@ pub(crate) async fn map(
             reason: "the buffer could not be mapped".into(),
         })
     }
-}
-
-/// The first `len` bytes of a mapped range (a short range is `DeviceLost`, never a panic).
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // native readbacks only
-pub(crate) fn prefix(view: &[u8], len: u64) -> Result<&[u8]> {
-    usize::try_from(len)
-        .ok()
-        .and_then(|len| view.get(..len))
-        .ok_or_else(|| Error::DeviceLost {
-            reason: format!(
-                "a mapped range of {} bytes is shorter than the {len} bytes asked for",
-                view.len()
-            ),
-        })
 }

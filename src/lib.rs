@@ -21,10 +21,11 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
-// Layers, imports pointing down only: leaves (error, dtype, shape, stats, config, ledger) ->
-// platform -> gpu, pool -> plan, kernels -> context -> tensor -> engine -> the facade methods on
-// Engine (router: transfers; ops; precision) -> web. (One exception on wasm: tensor's foreign
-// storage names web::raw's GPUBuffer binding.)
+// Layers, imports pointing down only: leaves (error, dtype, shape, stats, config, ledger, and on
+// wasm the raw WebGPU bindings of web::raw) -> platform -> gpu, pool -> plan, kernels -> context
+// -> tensor -> engine -> the facade methods on Engine (router: transfers; ops; precision) ->
+// native | web. `platform` is where the two targets differ: the only module that tests the
+// target, besides the two gates below for the target-specific top layers.
 mod autotune;
 mod config;
 mod context;
@@ -49,6 +50,9 @@ pub(crate) mod weights;
 #[cfg(feature = "bench")]
 pub mod workload;
 
+// What only the native build has: wgpu buffers as sources, the blocking API.
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
 // The wasm-bindgen layer under js/index.js: its exports reach JS through wasm-bindgen, not through
 // Rust paths, so nothing of it is public Rust API.
 #[cfg(target_arch = "wasm32")]

@@ -16,18 +16,10 @@ use crate::context::{Shared, State};
 use crate::dtype::{DType, HostData};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-#[cfg(not(target_arch = "wasm32"))]
-use crate::platform::MapSlot;
 use crate::pool::{BufferKind, Lease, WriteOrder};
-#[cfg(not(target_arch = "wasm32"))]
-use crate::shape::byte_len;
 use crate::shape::Shape;
-#[cfg(not(target_arch = "wasm32"))]
-use crate::tensor::Storage;
 use crate::tensor::Tensor;
 use std::sync::Arc;
-#[cfg(not(target_arch = "wasm32"))]
-use std::sync::Mutex;
 
 pub use crate::config::{
     ConversionSite, GpuCopy, UploadRoute, COMPUTE_COPY_MIN_BYTES, GPU_CONVERSION_MIN_ELEMENTS,
@@ -60,7 +52,7 @@ pub(crate) fn adapter(shared: &Shared) -> crate::plan::Adapter {
         unified_memory: shared.gpu.report.mappable_primary_buffers,
         gpu: kind.is_gpu(),
         cpu: kind == crate::gpu::DeviceKind::Cpu,
-        web: cfg!(target_arch = "wasm32"),
+        web: !crate::platform::MAPPED_STAGING,
     }
 }
 
@@ -211,14 +203,12 @@ impl Engine {
         let bytes = data.encode(target)?;
         let converted = matches!(bytes, std::borrow::Cow::Owned(_));
         let shared = &self.shared;
-        #[cfg(not(target_arch = "wasm32"))]
         let len = bytes.len() as u64;
-        #[cfg(not(target_arch = "wasm32"))]
         if upload_route(shared, len) == Route::StagedWrite
             && len > shared.config.transfer_chunk_bytes
         {
             // Larger than one chunk: through the bounded staging ring, not one staging buffer
-            // as large as the tensor.
+            // as large as the tensor. (Never on the web, where the planner has no staged route.)
             let mut upload =
                 crate::stream::Upload::new(shared, shape, target, crate::stream::SourceType::Same)?
                     .described_as(data.type_name());
@@ -310,15 +300,15 @@ impl Engine {
             });
             return Ok(tensor.clone());
         }
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            let bytes = crate::gpu::block_on(tensor.to_host_bytes())?;
-            self.cross_device_write(&bytes, tensor.shape().clone(), tensor.dtype(), start)
+        match crate::platform::try_block_on(tensor.to_host_bytes()) {
+            Some(bytes) => {
+                self.cross_device_write(&bytes?, tensor.shape().clone(), tensor.dtype(), start)
+            }
+            // The web cannot block for the read.
+            None => Err(Error::DeviceMismatch {
+                reason: "this tensor belongs to another Engine (another GPUDevice); use toDeviceAsync to move it through the host".into(),
+            }),
         }
-        #[cfg(target_arch = "wasm32")]
-        Err(Error::DeviceMismatch {
-            reason: "this tensor belongs to another Engine (another GPUDevice); use toDeviceAsync to move it through the host".into(),
-        })
     }
 
     /// [`Engine::to_device_tensor`] for tensors of other engines without blocking (the only way
@@ -332,154 +322,7 @@ impl Engine {
         self.cross_device_write(&bytes, tensor.shape().clone(), tensor.dtype(), start)
     }
 
-    /// A buffer of this engine's device becomes a tensor: one GPU copy into a pooled buffer
-    /// (`same-device-copy`), or with `adopt` the buffer itself (`adopt`, no copy; its usage must
-    /// include `STORAGE | COPY_SRC | COPY_DST`).
-    ///
-    /// If the buffer lacks `COPY_SRC` but can be mapped for reading, the host route runs once
-    /// instead (recorded with `fallback_from`); natively that blocks until the map completes.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn to_device_buffer<S>(
-        &self,
-        buffer: &wgpu::Buffer,
-        shape: S,
-        dtype: DType,
-        adopt: bool,
-    ) -> Result<Tensor>
-    where
-        S: TryInto<Shape>,
-        Error: From<S::Error>,
-    {
-        let start = now_us();
-        let shape = shape.try_into()?;
-        let len = byte_len(&shape, dtype)?;
-        let plan = crate::plan::buffer_input(buffer.size(), buffer.usage(), len, adopt)?;
-        let shared = &self.shared;
-        if plan == crate::plan::BufferInput::Adopt {
-            let tensor = Tensor::new(
-                Arc::clone(shared),
-                shape,
-                dtype,
-                Storage::Adopted(buffer.clone()),
-            );
-            shared
-                .lock()
-                .record(Transfer::since(Route::Adopt, dtype, 0, start));
-            return Ok(tensor);
-        }
-        if let crate::plan::BufferInput::ReadThroughHost { reason } = plan {
-            // Host route, once: map the caller's buffer, read it, write ours.
-            crate::gpu::block_on(crate::gpu::map(
-                &shared.gpu,
-                buffer,
-                wgpu::MapMode::Read,
-                len.next_multiple_of(4),
-            ))?;
-            let bytes = buffer
-                .get_mapped_range(0..len.next_multiple_of(4))
-                .map_err(|e| Error::invalid_argument("buffer", e.to_string()))
-                .and_then(|v| crate::gpu::prefix(&v, len).map(<[u8]>::to_vec));
-            buffer.unmap();
-            let bytes = bytes?;
-            let mut state = shared.lock();
-            state.charge_transfer(len);
-            let (tensor, route) = upload_bytes(shared, &mut state, shape, dtype, &bytes)?;
-            state.record(Transfer {
-                fallback_from: Some(Route::SameDeviceCopy),
-                reason: Some(reason),
-                ..Transfer::since(route, dtype, len, start)
-            });
-            return Ok(tensor);
-        }
-        let device = &shared.gpu.device;
-        let mut state = shared.lock();
-        let lease = shared.acquire(&mut state, len, BufferKind::Storage)?;
-        // The caller's buffer may belong to another device; an error scope tells, and the copy
-        // goes in its own encoder so a failure cannot spoil pending work.
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("tmath same-device copy"),
-        });
-        record_gpu_copy(
-            shared,
-            &mut state,
-            Some(&mut encoder),
-            buffer,
-            &lease.buffer,
-            len,
-        );
-        state.flush();
-        shared.gpu.queue.submit([encoder.finish()]);
-        if let Some(error) = crate::gpu::block_on(scope.pop()) {
-            state.release(lease);
-            return Err(Error::DeviceMismatch {
-                reason: format!(
-                    "the buffer could not be copied on this engine's device ({error}); a buffer of another device needs to_device_from_device"
-                ),
-            });
-        }
-        state.charge_submit();
-        state.charge_copy(len);
-        state.record(Transfer::since(Route::SameDeviceCopy, dtype, len, start));
-        drop(state);
-        Ok(Tensor::from_lease(Arc::clone(shared), shape, dtype, lease))
-    }
-
-    /// A buffer of another wgpu device (`source_device`, `source_queue`) becomes a tensor here:
-    /// read on its device through a staging buffer there, written here (`cross-device`). WebGPU
-    /// shares nothing between devices, so this is the host route, once.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn to_device_from_device<S>(
-        &self,
-        buffer: &wgpu::Buffer,
-        source_device: &wgpu::Device,
-        source_queue: &wgpu::Queue,
-        shape: S,
-        dtype: DType,
-    ) -> Result<Tensor>
-    where
-        S: TryInto<Shape>,
-        Error: From<S::Error>,
-    {
-        let start = now_us();
-        let shape = shape.try_into()?;
-        let len = byte_len(&shape, dtype)?;
-        crate::plan::buffer_input(buffer.size(), buffer.usage(), len, false)?;
-        let copy_len = len.next_multiple_of(4);
-        let staging = source_device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("tmath cross-device staging"),
-            size: copy_len,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut encoder = source_device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, copy_len);
-        source_queue.submit([encoder.finish()]);
-        let slot: Arc<Mutex<MapSlot>> = Arc::default();
-        let in_callback = Arc::clone(&slot);
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            MapSlot::finish(&in_callback, r.is_ok())
-        });
-        source_device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::DeviceLost {
-                reason: format!("the source device: {e}"),
-            })?;
-        let bytes = staging
-            .get_mapped_range(..)
-            .map_err(|e| Error::DeviceLost {
-                reason: format!("the source device could not map its staging buffer: {e}"),
-            })
-            .and_then(|v| crate::gpu::prefix(&v, len).map(<[u8]>::to_vec))?;
-        staging.destroy();
-        let tensor = self.cross_device_write(&bytes, shape, dtype, start)?;
-        let mut state = self.shared.lock();
-        // The read on the source device: one more copy and crossing.
-        state.charge_transfer(len);
-        Ok(tensor)
-    }
-
-    fn cross_device_write(
+    pub(crate) fn cross_device_write(
         &self,
         bytes: &[u8],
         shape: Shape,
@@ -529,7 +372,6 @@ pub(crate) fn upload_bytes(
             }
             lease
         }
-        #[cfg(not(target_arch = "wasm32"))]
         Route::StagedWrite => staged_write(shared, state, bytes)?,
         _ => {
             let (tensor, staged) = upload_with(shared, state, shape, dtype, len, |buffer, at| {
@@ -547,12 +389,12 @@ pub(crate) fn upload_bytes(
 /// Write into a pooled upload buffer that is already mapped (idle upload buffers are kept
 /// mapped), then copy it into a pooled storage buffer with the pending commands. The upload
 /// buffer is mapped again after the next submission and only then returns to the pool.
-#[cfg(not(target_arch = "wasm32"))]
+/// (Natively only: the web's planner never picks it, see [`crate::platform::MAPPED_STAGING`].)
 fn staged_write(shared: &Shared, state: &mut State, bytes: &[u8]) -> Result<Lease> {
     let len = bytes.len() as u64;
     let len4 = len.next_multiple_of(4);
     // Let finished maps report, so their buffers can serve this upload.
-    let _ = shared.gpu.device.poll(wgpu::PollType::Poll);
+    crate::platform::poll(&shared.gpu.device);
     state.collect_remapped();
     let staging = shared.acquire(state, len4, BufferKind::Upload)?;
     let written = (|| {
@@ -655,7 +497,7 @@ fn host_write(
 ) -> Result<bool> {
     // Ordered after pending work that uses `target`, or direct (crate::plan::host_write).
     let staged = state.write_ordered(target, len, write)?;
-    state.writes_pending = cfg!(not(target_arch = "wasm32"));
+    state.writes_pending = crate::platform::QUEUE_WRITES_WAIT_FOR_SUBMIT;
     count_upload(state, len);
     if staged {
         state.charge_copy(len);
@@ -673,21 +515,13 @@ fn mapped_write(shared: &Shared, state: &mut State, lease: &Lease, bytes: &[u8])
     let len = (bytes.len() as u64).next_multiple_of(4);
     if lease.reused {
         state.before_host_access(&lease.buffer);
-        #[cfg(not(target_arch = "wasm32"))]
-        crate::gpu::block_on(crate::gpu::map(
-            &shared.gpu,
-            &lease.buffer,
-            wgpu::MapMode::Write,
-            len,
-        ))?;
-        #[cfg(target_arch = "wasm32")]
-        {
-            let _ = shared;
-            return Err(Error::invalid_argument(
+        let map = crate::gpu::map(&shared.gpu, &lease.buffer, wgpu::MapMode::Write, len);
+        crate::platform::try_block_on(map).ok_or_else(|| {
+            Error::invalid_argument(
                 "upload",
                 "mapped writes need MAPPABLE_PRIMARY_BUFFERS, which the web never has",
-            ));
-        }
+            )
+        })??;
     }
     {
         let mut view =

@@ -30,6 +30,10 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+/// Whether uploads go through mapped staging buffers (natively) or straight to the queue with
+/// `writeBuffer` (the web): see [`crate::platform::MAPPED_STAGING`].
+const STAGED: bool = crate::platform::MAPPED_STAGING;
+
 /// The staging slot for a readback of `len` bytes in chunks of at most `chunk` bytes: a single
 /// buffer of the tensor's size when it fits one chunk, chunk-sized ring buffers above.
 fn slot_bytes(len: u64, chunk: u64) -> u64 {
@@ -53,7 +57,6 @@ struct InFlight {
     at: u64,
     n: u64,
     mapped: Arc<Mutex<MapSlot>>,
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     submission: Option<wgpu::SubmissionIndex>,
 }
 
@@ -173,14 +176,12 @@ fn issue(
 /// Where a readback copies from.
 enum Source {
     Buffer(wgpu::Buffer),
-    /// An adopted foreign `GPUBuffer` (web only): wgpu cannot name it.
-    #[cfg(target_arch = "wasm32")]
-    Foreign(crate::web::raw::RawBuffer),
+    /// An adopted buffer wgpu did not create (a foreign `GPUBuffer`, web only).
+    Foreign(crate::platform::ForeignBuffer),
 }
 
 impl Source {
     fn of(tensor: &Tensor) -> Result<Source> {
-        #[cfg(target_arch = "wasm32")]
         if let Some(foreign) = tensor.foreign_buffer()? {
             return Ok(Source::Foreign(foreign));
         }
@@ -202,20 +203,11 @@ impl Source {
                     .encoder()
                     .copy_buffer_to_buffer(source, at, staging, 0, n4);
                 state.flush();
-                let _ = shared;
             }
-            #[cfg(target_arch = "wasm32")]
             Source::Foreign(foreign) => {
-                // A raw copy on its own encoder, after the pending work.
-                use crate::web::raw;
+                // A copy on its own encoder, after the pending work.
                 state.flush();
-                raw::copy_range_now(
-                    &raw::of_device(&shared.gpu.device),
-                    foreign,
-                    at,
-                    &raw::of_buffer(staging),
-                    n4,
-                );
+                crate::platform::copy_foreign(&shared.gpu.device, foreign, at, staging, n4);
                 state.charge_submit();
             }
         }
@@ -225,17 +217,7 @@ impl Source {
 /// Wait until the chunk's map completed: natively by waiting for its own submission (not for
 /// later ones), on the web by awaiting the browser's `mapAsync`.
 async fn wait(shared: &Shared, in_flight: &InFlight) -> Result<()> {
-    #[cfg(not(target_arch = "wasm32"))]
-    shared
-        .gpu
-        .device
-        .poll(wgpu::PollType::Wait {
-            submission_index: in_flight.submission.clone(),
-            timeout: None,
-        })
-        .map_err(|e| Error::DeviceLost {
-            reason: format!("waiting for the GPU failed: {e}"),
-        })?;
+    crate::platform::wait_for(&shared.gpu.device, in_flight.submission.clone())?;
     if MapWait(Arc::clone(&in_flight.mapped)).await {
         Ok(())
     } else {
@@ -244,63 +226,6 @@ async fn wait(shared: &Shared, in_flight: &InFlight) -> Result<()> {
             reason: "a readback staging buffer could not be mapped".into(),
         })
     }
-}
-
-/// The mapped bytes `0..n` of a readback staging buffer, for native sinks.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn with_mapped<R>(
-    buffer: &wgpu::Buffer,
-    n: u64,
-    take: impl FnOnce(&[u8]) -> R,
-) -> Result<R> {
-    let view = buffer
-        .get_mapped_range(0..n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT))
-        .map_err(|e| Error::DeviceLost {
-            reason: format!("mapped range unavailable: {e}"),
-        })?;
-    Ok(take(crate::gpu::prefix(&view, n)?))
-}
-
-/// The first `n` bytes of a mapped readback staging buffer as a `Uint8Array` over the mapped
-/// range (JS memory: nothing is copied into wasm), for web sinks.
-#[cfg(target_arch = "wasm32")]
-pub(crate) fn mapped_js(buffer: &wgpu::Buffer, n: u64) -> Result<js_sys::Uint8Array> {
-    let range = crate::web::raw::of_buffer(buffer)
-        .get_mapped_range(0.0, n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT) as f64)
-        .map_err(|_| Error::DeviceLost {
-            reason: "a readback staging range could not be mapped".into(),
-        })?;
-    Ok(js_sys::Uint8Array::new_with_byte_offset_and_length(
-        &range, 0, n as u32,
-    ))
-}
-
-/// Helper threads for a host copy of `len` bytes: one per 2 MiB, at most 8 (one thread moves a
-/// few GB/s; below two, the copy stays on the calling thread).
-#[cfg(not(target_arch = "wasm32"))]
-fn copy_threads(len: usize) -> usize {
-    const PER_THREAD: usize = 2 << 20;
-    std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(8)
-        .min(len / PER_THREAD)
-}
-
-/// Copy `src` into `dst` (same length), on helper threads when it is large enough for that to
-/// measure faster ([`copy_threads`]); a staging chunk is copied while the GPU fills the next.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn copy_parallel(dst: &mut [u8], src: &[u8]) {
-    let threads = copy_threads(src.len());
-    if threads < 2 || dst.len() != src.len() {
-        dst.copy_from_slice(src);
-        return;
-    }
-    let part = src.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        for (d, s) in dst.chunks_mut(part).zip(src.chunks(part)) {
-            scope.spawn(move || d.copy_from_slice(s));
-        }
-    });
 }
 
 /// The bytes of a streamed upload's source: a tensor dtype's own, or `int64` narrowed to
@@ -319,7 +244,8 @@ pub enum SourceType {
 ///
 /// Natively the bytes are copied into a ring of at most [`TRANSFER_RING`] mapped upload staging
 /// buffers of the engine's chunk size and copied on the GPU into the tensor's buffer: each full
-/// chunk is submitted at once, so the GPU copies one while the host fills the next.
+/// chunk is submitted at once, so the GPU copies one while the host fills the next. On the web
+/// they go to the queue as they come (`writeBuffer`).
 pub struct Upload {
     shared: Arc<Shared>,
     shape: Shape,
@@ -338,13 +264,10 @@ pub struct Upload {
     /// The source's type name in the ledger.
     dtype_in: String,
     start: f64,
-    #[cfg(not(target_arch = "wasm32"))]
+    /// The staging chunk being filled, and the bytes in it (staged uploads only).
     staging: Option<(Lease, u64)>,
-    #[cfg(not(target_arch = "wasm32"))]
+    /// Submissions of chunks still being copied, oldest first (staged uploads only).
     in_flight: VecDeque<wgpu::SubmissionIndex>,
-    /// The queue and the target as raw WebGPU objects, looked up once.
-    #[cfg(target_arch = "wasm32")]
-    raw: Option<(crate::web::raw::RawQueue, crate::web::raw::RawBuffer)>,
 }
 
 impl std::fmt::Debug for Upload {
@@ -381,16 +304,16 @@ impl Upload {
         };
         let target = {
             let mut state = shared.lock();
-            // Natively the bytes land by GPU copies recorded in stream; on the web by queue
+            // Staged, the bytes land by GPU copies recorded in stream; otherwise by queue
             // writes, which run ahead of pending work: a buffer that work still uses (or
             // clears, with zero_on_reuse) has that work submitted first.
-            let order = if cfg!(target_arch = "wasm32") {
-                crate::pool::WriteOrder::AheadOfStream
-            } else {
+            let order = if STAGED {
                 crate::pool::WriteOrder::InStream
+            } else {
+                crate::pool::WriteOrder::AheadOfStream
             };
             let lease = shared.acquire_for(&mut state, len, BufferKind::Storage, order)?;
-            if cfg!(target_arch = "wasm32") && state.is_pending(&lease.buffer) {
+            if !STAGED && state.is_pending(&lease.buffer) {
                 state.flush();
             }
             lease
@@ -411,17 +334,12 @@ impl Upload {
                 SourceType::Int64 => "int64".into(),
             },
             start: now_us(),
-            #[cfg(not(target_arch = "wasm32"))]
             staging: None,
-            #[cfg(not(target_arch = "wasm32"))]
             in_flight: VecDeque::new(),
-            #[cfg(target_arch = "wasm32")]
-            raw: None,
         })
     }
 
     /// The source type named in the ledger (the caller's host type, converted before).
-    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn described_as(mut self, name: &str) -> Upload {
         self.dtype_in = name.into();
         self
@@ -437,10 +355,10 @@ impl Upload {
         self.received
     }
 
-    /// Source bytes per unit written at once: a whole 8-byte word natively (mapped ranges start
-    /// on 8 bytes), a 4-byte word on the web (`writeBuffer`'s unit); twice that for `int64`.
-    fn unit(&self) -> usize {
-        let word = if cfg!(target_arch = "wasm32") { 4 } else { 8 };
+    /// Source bytes per unit written at once: a whole 8-byte word staged (mapped ranges start
+    /// on 8 bytes), else a 4-byte word (`writeBuffer`'s unit); twice that for `int64`.
+    pub(crate) fn unit(&self) -> usize {
+        let word = if STAGED { 8 } else { 4 };
         match self.source {
             SourceType::Same => word,
             SourceType::Int64 => word * 2,
@@ -480,7 +398,7 @@ impl Upload {
     }
 
     /// `DataLengthMismatch` if `n` more source bytes are more than the tensor holds.
-    fn check_room(&self, n: u64) -> Result<()> {
+    pub(crate) fn check_room(&self, n: u64) -> Result<()> {
         self.check_open()?;
         let total = self.received + n;
         if total > self.expected {
@@ -559,10 +477,10 @@ impl Upload {
                 state.charge_conversion();
             }
             state.record(Transfer {
-                route: if cfg!(target_arch = "wasm32") {
-                    Route::HostWrite
-                } else {
+                route: if STAGED {
                     Route::StagedWrite
+                } else {
+                    Route::HostWrite
                 },
                 fallback_from: None,
                 reason: None,
@@ -596,28 +514,58 @@ impl Upload {
     }
 }
 
+/// Direct writes from memory the crate cannot borrow as a slice: the web's JS typed arrays
+/// (`web/stream.rs`), written by `writeBuffer` from JS memory. Natively every write is a slice.
+#[allow(dead_code)]
+impl Upload {
+    /// How the source bytes are laid out.
+    pub(crate) fn source(&self) -> SourceType {
+        self.source
+    }
+
+    /// Source bytes a piece must give before whole units can be written from it directly: what
+    /// completes the partial unit carried from the last piece (0 if none).
+    pub(crate) fn carry_room(&self) -> usize {
+        if self.carry.is_empty() {
+            0
+        } else {
+            self.unit() - self.carry.len()
+        }
+    }
+
+    /// Take `n` source bytes, whole units of a [`SourceType::Same`] source with nothing carried
+    /// and no staging, that `write(device, target, offset)` puts into the target buffer itself
+    /// (the web writes them from JS memory, never copying them into wasm).
+    pub(crate) fn write_direct(
+        &mut self,
+        n: u64,
+        write: impl FnOnce(&wgpu::Device, &wgpu::Buffer, u64) -> Result<()>,
+    ) -> Result<()> {
+        debug_assert!(!STAGED && self.carry.is_empty() && self.source == SourceType::Same);
+        self.check_room(n)?;
+        if let Some(target) = &self.target {
+            write(&self.shared.gpu.device, &target.buffer, self.written)?;
+        }
+        self.received += n;
+        self.written += n;
+        Ok(())
+    }
+}
+
 impl Drop for Upload {
     fn drop(&mut self) {
-        #[cfg(not(target_arch = "wasm32"))]
         let staging = self.staging.take();
-        #[cfg(target_arch = "wasm32")]
-        let staging: Option<(Lease, u64)> = None;
         if self.target.is_none() && staging.is_none() {
             return;
         }
         // Unfinished: let the chunks in flight land, so their staging buffers are back in the
         // pool when the failed upload is gone.
-        #[cfg(not(target_arch = "wasm32"))]
         if self.target.is_some() {
             if let Some(last) = self.in_flight.pop_back() {
-                let _ = self.shared.gpu.device.poll(wgpu::PollType::Wait {
-                    submission_index: Some(last),
-                    timeout: None,
-                });
+                let _ = crate::platform::wait_for(&self.shared.gpu.device, Some(last));
             }
         }
         let mut state = self.shared.lock();
-        #[cfg(not(target_arch = "wasm32"))]
         state.collect_remapped();
         if let Some((lease, _)) = staging {
             // Still mapped and unused by the GPU: idle as it is.
@@ -629,10 +577,21 @@ impl Drop for Upload {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 impl Upload {
+    /// Write target bytes at the running offset: staged, or straight to the queue.
+    fn emit(&mut self, bytes: &[u8]) -> Result<()> {
+        if STAGED {
+            return self.emit_staged(bytes);
+        }
+        if let Some(target) = &self.target {
+            crate::router::queue_write(&self.shared.gpu.queue, &target.buffer, self.written, bytes);
+        }
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
     /// Copy target bytes into the mapped staging chunk, submitting each full chunk.
-    fn emit(&mut self, mut bytes: &[u8]) -> Result<()> {
+    fn emit_staged(&mut self, mut bytes: &[u8]) -> Result<()> {
         let target_len = self.target_len();
         while !bytes.is_empty() {
             let slot = self.config_chunk().min(target_len.next_multiple_of(8));
@@ -645,7 +604,7 @@ impl Upload {
             };
             let room = (slot - *fill) as usize;
             let (now, rest) = bytes.split_at(room.min(bytes.len()));
-            write_mapped(&lease.buffer, *fill, now)?;
+            crate::platform::write_mapped(&lease.buffer, *fill, now)?;
             *fill += now.len() as u64;
             self.written += now.len() as u64;
             bytes = rest;
@@ -670,17 +629,9 @@ impl Upload {
     fn take_staging(&mut self, bytes: u64) -> Result<Lease> {
         let device = &self.shared.gpu.device;
         if self.in_flight.len() >= TRANSFER_RING {
-            let oldest = self.in_flight.pop_front();
-            device
-                .poll(wgpu::PollType::Wait {
-                    submission_index: oldest,
-                    timeout: None,
-                })
-                .map_err(|e| Error::DeviceLost {
-                    reason: format!("waiting for the GPU failed: {e}"),
-                })?;
+            crate::platform::wait_for(device, self.in_flight.pop_front())?;
         } else {
-            let _ = device.poll(wgpu::PollType::Poll);
+            crate::platform::poll(device);
         }
         let mut state = self.shared.lock();
         state.collect_remapped();
@@ -711,118 +662,9 @@ impl Upload {
         Ok(())
     }
 
-    /// Nothing left to send natively: every chunk was submitted as it filled.
+    /// The last staged chunk submitted (queue writes are all on the queue already).
     fn end(&mut self) -> Result<()> {
         self.submit_chunk()
-    }
-}
-
-/// Copy `bytes` into a mapped staging buffer at `at` (a multiple of 8), on helper threads for
-/// large pieces (disjoint mapped views, one per thread).
-#[cfg(not(target_arch = "wasm32"))]
-fn write_mapped(buffer: &wgpu::Buffer, at: u64, bytes: &[u8]) -> Result<()> {
-    let unavailable = |e: wgpu::MapRangeError| Error::DeviceLost {
-        reason: format!("upload staging not mapped: {e}"),
-    };
-    let threads = copy_threads(bytes.len());
-    if threads < 2 {
-        let end = at + bytes.len().next_multiple_of(4) as u64;
-        let mut view = buffer.get_mapped_range_mut(at..end).map_err(unavailable)?;
-        view.slice(..bytes.len()).copy_from_slice(bytes);
-        return Ok(());
-    }
-    // Parts of whole 8-byte words, so each view starts where a mapped range may.
-    let part = bytes.len().div_ceil(threads).next_multiple_of(8);
-    let mut views = Vec::new();
-    for (i, piece) in bytes.chunks(part).enumerate() {
-        let from = at + (i * part) as u64;
-        let to = from + piece.len().next_multiple_of(4) as u64;
-        views.push((
-            buffer.get_mapped_range_mut(from..to).map_err(unavailable)?,
-            piece,
-        ));
-    }
-    std::thread::scope(|scope| {
-        for (mut view, piece) in views {
-            scope.spawn(move || view.slice(..piece.len()).copy_from_slice(piece));
-        }
-    });
-    Ok(())
-}
-
-#[cfg(target_arch = "wasm32")]
-impl Upload {
-    /// Write target bytes straight to the queue at the running offset.
-    fn emit(&mut self, bytes: &[u8]) -> Result<()> {
-        if let Some(target) = &self.target {
-            crate::router::queue_write(&self.shared.gpu.queue, &target.buffer, self.written, bytes);
-        }
-        self.written += bytes.len() as u64;
-        Ok(())
-    }
-
-    /// Take the next piece straight from a JS `Uint8Array`: whole words go to `writeBuffer`
-    /// from JS memory (no copy into wasm); the few bytes around them through the carry. `int64`
-    /// data is converted through wasm memory, 1 MiB at a time. (`js/index.js` paces the pieces
-    /// against the queue, so Dawn's own staging for the writes stays bounded.)
-    pub(crate) fn write_js(&mut self, piece: &js_sys::Uint8Array) -> Result<()> {
-        const SLICE: u32 = 1 << 20;
-        let n = piece.length();
-        // Checked as a whole first, so a piece too long takes nothing; the parts below only
-        // move bytes.
-        self.check_room(u64::from(n))?;
-        if self.source == SourceType::Int64 || n < 4096 {
-            let mut from = 0;
-            while from < n {
-                let to = (from + SLICE).min(n);
-                self.write(&piece.subarray(from, to).to_vec())?;
-                from = to;
-            }
-        } else {
-            let unit = self.unit() as u32;
-            let head = if self.carry.is_empty() {
-                0
-            } else {
-                unit - self.carry.len() as u32
-            };
-            let whole = (n - head) / unit * unit;
-            if head > 0 {
-                self.write(&piece.subarray(0, head).to_vec())?;
-            }
-            if whole > 0 {
-                self.received += u64::from(whole);
-                if let Some(target) = &self.target {
-                    let (queue, buffer) = self.raw.get_or_insert_with(|| {
-                        use crate::web::raw;
-                        (
-                            raw::of_device(&self.shared.gpu.device).queue(),
-                            raw::of_buffer(&target.buffer),
-                        )
-                    });
-                    queue
-                        .write_buffer(
-                            buffer,
-                            self.written as f64,
-                            &piece.clone().into(),
-                            f64::from(head),
-                            f64::from(whole),
-                        )
-                        .map_err(|e| {
-                            Error::invalid_argument("data", format!("writeBuffer refused: {e:?}"))
-                        })?;
-                }
-                self.written += u64::from(whole);
-            }
-            if head + whole < n {
-                self.write(&piece.subarray(head + whole, n).to_vec())?;
-            }
-        }
-        Ok(())
-    }
-
-    /// On the web every write is already on the queue.
-    fn end(&mut self) -> Result<()> {
-        Ok(())
     }
 }
 

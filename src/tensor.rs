@@ -12,13 +12,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub(crate) enum Storage {
     /// A buffer leased from the engine's pool; returned on dispose.
     Pooled(Lease),
-    /// A buffer the caller handed over (`adopt`); dropped (never destroyed) on dispose.
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    /// A buffer the caller handed over (`adopt`); dropped (never destroyed) on dispose. (Made
+    /// by the native adopt route, `native/mod.rs`; the web adopts `GPUBuffer`s as `Foreign`.)
+    #[allow(dead_code)]
     Adopted(wgpu::Buffer),
-    /// On the web: a `GPUBuffer` the caller handed over (`adopt`). wgpu cannot wrap a foreign
-    /// `GPUBuffer`, so tmath reaches it through raw WebGPU calls.
-    #[cfg(target_arch = "wasm32")]
-    Foreign(crate::web::raw::RawBuffer),
+    /// A buffer wgpu did not create, handed over (`adopt`): on the web a foreign `GPUBuffer`,
+    /// reached through raw WebGPU calls (there is no such buffer natively; only the web's
+    /// adopt route, `web/transfer.rs`, makes one).
+    #[allow(dead_code)]
+    Foreign(crate::platform::ForeignBuffer),
 }
 
 impl Storage {
@@ -26,7 +28,6 @@ impl Storage {
         match self {
             Storage::Pooled(lease) => Some(&lease.buffer),
             Storage::Adopted(buffer) => Some(buffer),
-            #[cfg(target_arch = "wasm32")]
             Storage::Foreign(_) => None,
         }
     }
@@ -141,37 +142,6 @@ impl Tensor {
         read_into_bytes(self, out).await
     }
 
-    /// Read the tensor back into `out` (elements of the dtype's width, as [`Tensor::to_vec`]),
-    /// blocking (native only). `DataLengthMismatch` unless `out` holds exactly the tensor.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn read_into<T: bytemuck::Pod>(&self, out: &mut [T]) -> Result<()> {
-        self.check_element::<T>()?;
-        crate::gpu::block_on(read_into_bytes(self, bytemuck::cast_slice_mut(out)))
-    }
-
-    /// Read the tensor back as `T` (which must match the dtype's width: `f32`/`i32`/`u32` for
-    /// 4-byte dtypes, `u16`/`half::f16`/`half::bf16` for 2-byte ones), blocking (native only).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn to_vec<T: bytemuck::Pod>(&self) -> Result<Vec<T>> {
-        self.check_element::<T>()?;
-        crate::gpu::block_on(read_back_as::<T>(self))
-    }
-
-    #[cfg(not(target_arch = "wasm32"))]
-    fn check_element<T>(&self) -> Result<()> {
-        if std::mem::size_of::<T>() as u64 != self.dtype().size_bytes() {
-            return Err(Error::UnsupportedDtype {
-                name: std::any::type_name::<T>().into(),
-                reason: format!(
-                    "a {} tensor reads back as {}-byte elements",
-                    self.dtype(),
-                    self.dtype().size_bytes()
-                ),
-            });
-        }
-        Ok(())
-    }
-
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
     }
@@ -191,9 +161,8 @@ impl Tensor {
         }
     }
 
-    /// The adopted foreign `GPUBuffer`, if this tensor has one (web only).
-    #[cfg(target_arch = "wasm32")]
-    pub(crate) fn foreign_buffer(&self) -> Result<Option<crate::web::raw::RawBuffer>> {
+    /// The adopted foreign buffer, if this tensor has one (web only).
+    pub(crate) fn foreign_buffer(&self) -> Result<Option<crate::platform::ForeignBuffer>> {
         self.check_fault()?;
         match self.storage().as_ref() {
             None => Err(Error::disposed(self.describe())),
@@ -202,8 +171,9 @@ impl Tensor {
         }
     }
 
-    /// Mark the tensor's data invalid; later uses return `error`.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    /// Mark the tensor's data invalid; later uses return `error`. (Only the web's copies,
+    /// whose errors arrive after the call that recorded them, need it.)
+    #[allow(dead_code)]
     pub(crate) fn set_fault(&self, error: Error) {
         *self
             .inner
@@ -300,20 +270,8 @@ pub(crate) async fn read_into_bytes(tensor: &Tensor, out: &mut [u8]) -> Result<(
             .ok_or_else(|| Error::DeviceLost {
                 reason: "a readback chunk past the tensor's end".into(),
             })?;
-        copy_chunk(buffer, n, dst)?;
+        crate::platform::read_mapped(buffer, dst)?;
         Ok(std::future::ready(Ok(true)))
     })
     .await
-}
-
-/// Copy a mapped readback chunk of `n` bytes into `dst`.
-#[cfg(not(target_arch = "wasm32"))]
-fn copy_chunk(buffer: &wgpu::Buffer, n: u64, dst: &mut [u8]) -> Result<()> {
-    crate::stream::with_mapped(buffer, n, |src| crate::stream::copy_parallel(dst, src))
-}
-
-#[cfg(target_arch = "wasm32")]
-fn copy_chunk(buffer: &wgpu::Buffer, n: u64, dst: &mut [u8]) -> Result<()> {
-    crate::stream::mapped_js(buffer, n)?.copy_to(dst);
-    Ok(())
 }

@@ -110,7 +110,6 @@ impl crate::Engine {
     /// than its header says is `DataLengthMismatch`; a dtype tmath does not hold is
     /// `UnsupportedDtype` naming the tensor; a failing reader is `InvalidArgument` with its
     /// error. On any error every buffer taken for the load is back in the pool.
-    #[cfg(not(target_arch = "wasm32"))]
     pub fn load_safetensors(
         &self,
         reader: impl std::io::Read,
@@ -120,7 +119,6 @@ impl crate::Engine {
 
     /// [`Self::load_safetensors`], with every tensor converted on the GPU to `precision` when
     /// given (`prepare_tensor`'s semantics: a tensor already in it is kept as loaded).
-    #[cfg(not(target_arch = "wasm32"))]
     pub fn load_safetensors_as(
         &self,
         mut reader: impl std::io::Read,
@@ -191,7 +189,6 @@ impl crate::Engine {
 }
 
 /// Fill `out` from `reader` as far as it goes; returns the bytes read (fewer only at its end).
-#[cfg(not(target_arch = "wasm32"))]
 fn read_full(reader: &mut impl std::io::Read, out: &mut [u8]) -> Result<usize> {
     let mut got = 0;
     while let Some(rest) = out.get_mut(got..).filter(|r| !r.is_empty()) {

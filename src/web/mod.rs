@@ -239,6 +239,16 @@ fn stats_object(s: &Stats) -> Object {
     o
 }
 
+impl Engine {
+    /// The web's `Engine.fromDevice`: wgpu has no way to wrap a `GPUDevice`, so `js/index.js`
+    /// hands it over as the only device of an adapter whose instance is `instance`.
+    async fn borrowing(instance: wgpu::Instance, config: EngineConfig) -> crate::Result<Engine> {
+        let mut gpu = crate::gpu::Gpu::acquire(instance, config.power_preference).await?;
+        gpu.origin = crate::gpu::Origin::Borrowed;
+        Engine::on(gpu, config)
+    }
+}
+
 /// Internal: the engine under JS `Engine`.
 #[wasm_bindgen]
 pub struct WasmEngine {
@@ -617,7 +627,7 @@ impl WasmTensor {
             let mut whole: Option<js_sys::ArrayBuffer> = None;
             let mut result: Option<js_sys::Uint8Array> = None;
             crate::stream::read_chunks(&tensor, None, |buffer, at, n| {
-                let mapped = crate::stream::mapped_js(buffer, n)?;
+                let mapped = crate::platform::mapped_js(buffer, n)?;
                 if at == 0 && n == len {
                     whole = Some(mapped.slice(0, n as u32).buffer());
                 } else {

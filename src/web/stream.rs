@@ -32,7 +32,7 @@ impl WasmTensor {
                 }));
             }
             crate::stream::read_chunks(&tensor, None, |buffer, at, n| {
-                let chunk = crate::stream::mapped_js(buffer, n)?;
+                let chunk = crate::platform::mapped_js(buffer, n)?;
                 out.set(&chunk, at as u32);
                 Ok(std::future::ready(Ok(true)))
             })
@@ -54,7 +54,7 @@ impl WasmTensor {
             crate::stream::read_chunks(&tensor, chunk, |buffer, at, n| {
                 let copy = super::typed_array(
                     dtype,
-                    crate::stream::mapped_js(buffer, n)?
+                    crate::platform::mapped_js(buffer, n)?
                         .slice(0, n as u32)
                         .buffer(),
                 );
@@ -149,11 +149,57 @@ impl WasmEngine {
     }
 }
 
+/// Take the next piece straight from a JS `Uint8Array`: whole words go to `writeBuffer` from JS
+/// memory (no copy into wasm); the few bytes around them through the upload's carry. `int64`
+/// data is converted through wasm memory, 1 MiB at a time. (`js/index.js` paces the pieces
+/// against the queue, so Dawn's own staging for the writes stays bounded.)
+fn write_js(upload: &mut Upload, piece: &Uint8Array) -> crate::Result<()> {
+    const SLICE: u32 = 1 << 20;
+    let n = piece.length();
+    // Checked as a whole first, so a piece too long takes nothing; the parts below only move
+    // bytes.
+    upload.check_room(u64::from(n))?;
+    if upload.source() == SourceType::Int64 || n < 4096 {
+        let mut from = 0;
+        while from < n {
+            let to = (from + SLICE).min(n);
+            upload.write(&piece.subarray(from, to).to_vec())?;
+            from = to;
+        }
+        return Ok(());
+    }
+    let unit = upload.unit() as u32;
+    let head = upload.carry_room() as u32;
+    let whole = (n - head) / unit * unit;
+    if head > 0 {
+        upload.write(&piece.subarray(0, head).to_vec())?;
+    }
+    if whole > 0 {
+        upload.write_direct(u64::from(whole), |device, target, at| {
+            use super::raw;
+            raw::of_device(device)
+                .queue()
+                .write_buffer(
+                    &raw::of_buffer(target),
+                    at as f64,
+                    &piece.clone().into(),
+                    f64::from(head),
+                    f64::from(whole),
+                )
+                .map_err(|e| Error::invalid_argument("data", format!("writeBuffer refused: {e:?}")))
+        })?;
+    }
+    if head + whole < n {
+        upload.write(&piece.subarray(head + whole, n).to_vec())?;
+    }
+    Ok(())
+}
+
 #[wasm_bindgen]
 impl WasmUpload {
     /// Take the next piece.
     pub fn write(&mut self, piece: Uint8Array) -> JsResult<()> {
-        self.open()?.write_js(&piece).map_err(to_js_error)
+        write_js(self.open()?, &piece).map_err(to_js_error)
     }
 
     /// Source bytes taken so far and in all.
