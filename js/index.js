@@ -327,32 +327,12 @@ const DISPOSE = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 // tidy() scopes: tensors made while one is open are disposed when it closes, unless returned.
 const scopes = [];
 
-// The safety net: a Tensor the program dropped without dispose() gives its buffer back when the
-// garbage collector finalizes it; `engine.stats().leakedTensors` counts those, so leaks show.
-// One registry per wasm engine, whose callback counts that engine's leaks: the holdings are the
-// wasm tensor alone, so registering a tensor allocates nothing more.
-const safetyNets = new WeakMap(); // wasm engine -> { registry, leaked }
-function safetyNetOf(engine) {
-  let net = safetyNets.get(engine);
-  if (net === undefined) {
-    const counts = { leaked: 0 };
-    net = Object.assign(counts, {
-      registry: new FinalizationRegistry((inner) => {
-        if (!inner.disposed()) {
-          try { inner.dispose(); } catch { /* the engine may be gone */ }
-          counts.leaked++;
-        }
-        inner.free();
-      }),
-    });
-    safetyNets.set(engine, net);
-  }
-  return net;
-}
-
-function wrap(inner, engine) {
+// The safety net is wasm-bindgen's own finalizer of the wasm tensor: a Tensor the program dropped
+// without dispose() gives its buffer back when the garbage collector collects it, and counts in
+// `engine.stats().leakedTensors` (see `impl Drop for WasmTensor` in src/web/mod.rs). A second
+// registry here would double the cost of every tensor for nothing.
+function wrap(inner) {
   const tensor = new Tensor(CONSTRUCT, inner);
-  safetyNetOf(engine).registry.register(tensor, inner);
   scopes.at(-1)?.push(tensor);
   return tensor;
 }
@@ -788,9 +768,9 @@ export class Pool {
   get #engine() { return this.#current(); }
 
   /** A tensor on a pooled buffer; contents unspecified (a reused buffer keeps old data). */
-  get(shape, dtype) { return wrap(call(() => this.#engine.poolGet(cleanShape(shape), cleanDtype(dtype))), this.#engine); }
+  get(shape, dtype) { return wrap(call(() => this.#engine.poolGet(cleanShape(shape), cleanDtype(dtype)))); }
   /** A tensor on a pooled buffer, cleared to zero on the GPU. */
-  zeros(shape, dtype) { return wrap(call(() => this.#engine.poolZeros(cleanShape(shape), cleanDtype(dtype))), this.#engine); }
+  zeros(shape, dtype) { return wrap(call(() => this.#engine.poolZeros(cleanShape(shape), cleanDtype(dtype)))); }
   /** Return a tensor's buffer to the pool (the tensor is disposed). */
   put(tensor) {
     const inner = wasmTensorOf(tensor, 'pool.put');
@@ -883,13 +863,13 @@ export class Engine {
   get gpuDevice() { return this.#inner.gpuDevice(); }
   /** { name, vendor, architecture, backend, deviceType, driver, features: {...}, limits: {...} } */
   get adapterInfo() { return (this.#adapterInfo ??= Object.freeze(this.#inner.adapterInfo())); }
-  #wrap(inner) { return wrap(inner, this.#inner); }
+  #wrap(inner) { return wrap(inner); }
 
   /**
    * Every counter: { pool: {...}, copies, copyBytes, crossings, conversions, submits, dispatches,
    * leakedTensors } (leakedTensors: tensors the garbage collector found undisposed).
    */
-  stats() { return { ...call(() => this.#inner.stats()), leakedTensors: safetyNets.get(this.#inner)?.leaked ?? 0 }; }
+  stats() { return call(() => this.#inner.stats()); }
 
   /** Submit recorded GPU work now (also done by reads, and at the end of each task). */
   flush() { call(() => this.#inner.flush()); }

@@ -270,10 +270,10 @@ impl WasmEngine {
             } else {
                 Engine::with_instance(instance, config).await
             };
-            Ok(WasmEngine {
-                engine: engine.map_err(to_js_error)?,
-            }
-            .into())
+            let engine = engine.map_err(to_js_error)?;
+            // A new engine may sit where a freed one was: its count starts at zero.
+            LEAKED.with(|m| m.borrow_mut().remove(&engine_key(&engine.shared)));
+            Ok(WasmEngine { engine }.into())
         }))
     }
 
@@ -329,7 +329,9 @@ impl WasmEngine {
 
     /// Every counter, camelCase.
     pub fn stats(&self) -> JsValue {
-        stats_object(&self.engine.stats()).into()
+        let o = stats_object(&self.engine.stats());
+        set(&o, "leakedTensors", leaked_tensors(&self.engine) as f64);
+        o.into()
     }
 
     /// Submit recorded GPU work now.
@@ -425,7 +427,7 @@ impl WasmEngine {
             .engine
             .prepare_tensor(&tensor.tensor, precision)
             .map_err(to_js_error)?;
-        Ok((!prepared.same_as(&tensor.tensor)).then_some(WasmTensor { tensor: prepared }))
+        Ok((!prepared.same_as(&tensor.tensor)).then(|| WasmTensor { tensor: prepared }))
     }
 
     /// `cast(tensor, dtype)`: always a new tensor.
@@ -565,6 +567,41 @@ impl WasmEngine {
 #[wasm_bindgen]
 pub struct WasmTensor {
     tensor: Tensor,
+}
+
+thread_local! {
+    /// Tensors the garbage collector found undisposed, by engine (its shared state's address;
+    /// one thread on the web).
+    static LEAKED: std::cell::RefCell<std::collections::HashMap<usize, u64>> =
+        Default::default();
+}
+
+fn engine_key(shared: &std::sync::Arc<crate::context::Shared>) -> usize {
+    std::sync::Arc::as_ptr(shared) as usize
+}
+
+/// `engine.stats().leakedTensors`.
+fn leaked_tensors(engine: &Engine) -> u64 {
+    LEAKED.with(|m| {
+        m.borrow()
+            .get(&engine_key(&engine.shared))
+            .copied()
+            .unwrap_or(0)
+    })
+}
+
+/// The safety net. wasm-bindgen's finalizer drops a `WasmTensor` once the garbage collector
+/// collected it: a tensor the program dropped without `dispose()` gives its buffer back then
+/// (when the last handle goes: a readback still in flight keeps it until it ends), and counts
+/// as leaked, so leaks show in the stats. (One registry per tensor, wasm-bindgen's own: none of
+/// tmath's in JS.)
+impl Drop for WasmTensor {
+    fn drop(&mut self) {
+        if !self.tensor.is_disposed() {
+            let key = engine_key(self.tensor.shared());
+            LEAKED.with(|m| *m.borrow_mut().entry(key).or_default() += 1);
+        }
+    }
 }
 
 #[wasm_bindgen]

@@ -47,7 +47,7 @@ test('engine counters: the Rust struct, the web layer and the declarations have 
   const rust = all(block(read('src/stats.rs'), 'pub struct Counters'), /pub (\w+):/g).map(camel);
   const wasm = all(block(web, 'fn stats_object'), /set\(&o, "(\w+)"/g).filter((k) => k !== 'pool');
   assert.deepEqual(sorted(wasm), sorted(rust));
-  // `pool` nests PoolStats; `leakedTensors` is counted in JS (the FinalizationRegistry).
+  // `pool` nests PoolStats; `leakedTensors` is the web's own (WasmEngine::stats adds it).
   const ts = interfaceKeys('Stats').filter((k) => k !== 'pool' && k !== 'leakedTensors');
   assert.deepEqual(sorted(ts), sorted(rust));
 });
