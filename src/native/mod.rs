@@ -14,6 +14,16 @@ use crate::tensor::{read_back_as, read_into_bytes, Storage, Tensor};
 use crate::tuning::MatmulTuning;
 use std::sync::{Arc, Mutex};
 
+// Natively engines, tensors and uploads cross threads (readbacks from many threads, an engine
+// in a server's shared state): a field that stops that is a compile error here, not a failing
+// test somewhere else.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Engine>();
+    send_sync::<Tensor>();
+    send_sync::<crate::stream::Upload>();
+};
+
 impl Engine {
     /// [`Engine::new`], blocking the calling thread.
     pub fn new_blocking(config: EngineConfig) -> Result<Engine> {
