@@ -28,7 +28,7 @@ impl Engine {
     /// Acquire an adapter and device and set up an empty pool. Natively every backend wgpu was
     /// built with is tried (`WGPU_BACKEND` narrows it); on the web, the browser's WebGPU.
     pub async fn new(config: EngineConfig) -> Result<Engine> {
-        Engine::with_instance(crate::gpu::default_instance()?, config).await
+        Engine::with_instance(crate::platform::default_instance()?, config).await
     }
 
     /// Like [`Engine::new`], requesting the adapter from `instance` (backends, flags and

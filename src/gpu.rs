@@ -109,12 +109,6 @@ pub(crate) struct Gpu {
 
 const MAX_KEPT_ERRORS: usize = 16;
 
-/// The instance tmath requests adapters from by default: every native backend wgpu was built
-/// with (`WGPU_BACKEND` and friends respected), or the browser's WebGPU.
-pub(crate) fn default_instance() -> Result<wgpu::Instance> {
-    crate::platform::default_instance()
-}
-
 impl Gpu {
     /// Request an adapter from `instance` and a device with the adapter's own limits (not the
     /// WebGPU defaults) and the optional features tmath uses.

@@ -10,8 +10,8 @@
 //!   ([`try_block_on`]: never on the web);
 //! * the end-of-task submission (the web only: [`end_of_task_timer`]);
 //! * out-of-memory scopes, and where uncaptured device errors go ([`ErrorHook`]);
-//! * host copies out of mapped memory ([`read_mapped`], [`copy_threads`]): helper threads
-//!   natively, a typed-array copy on the web;
+//! * host copies out of and into mapped staging ([`read_mapped`], [`write_mapped`]): on helper
+//!   threads natively for large copies, a typed-array copy on the web;
 //! * buffers wgpu did not create ([`ForeignBuffer`]: a `GPUBuffer` on the web, none natively).
 //!
 //! The two top-level layers built on it are target-specific by nature and gated once in

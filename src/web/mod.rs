@@ -255,6 +255,15 @@ pub struct WasmEngine {
     engine: Engine,
 }
 
+impl WasmEngine {
+    /// A new engine (made, or recovered after a loss) for JS. Its state may sit where a freed
+    /// engine's was: its leak count starts at zero.
+    fn fresh(engine: Engine) -> WasmEngine {
+        LEAKED.with(|m| m.borrow_mut().remove(&engine_key(&engine.shared)));
+        WasmEngine { engine }
+    }
+}
+
 #[wasm_bindgen]
 impl WasmEngine {
     /// Make wgpu's instance now, in this synchronous call (wgpu reads `navigator.gpu` from the
@@ -263,17 +272,14 @@ impl WasmEngine {
     /// adapter's device is the app's (`Engine.fromDevice`), never destroyed by tmath.
     pub fn create(options: JsValue, borrowed: bool) -> JsResult<js_sys::Promise> {
         let config = engine_config(&options).map_err(to_js_error)?;
-        let instance = crate::gpu::default_instance().map_err(to_js_error)?;
+        let instance = crate::platform::default_instance().map_err(to_js_error)?;
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let engine = if borrowed {
                 Engine::borrowing(instance, config).await
             } else {
                 Engine::with_instance(instance, config).await
             };
-            let engine = engine.map_err(to_js_error)?;
-            // A new engine may sit where a freed one was: its count starts at zero.
-            LEAKED.with(|m| m.borrow_mut().remove(&engine_key(&engine.shared)));
-            Ok(WasmEngine { engine }.into())
+            Ok(WasmEngine::fresh(engine.map_err(to_js_error)?).into())
         }))
     }
 
@@ -403,7 +409,7 @@ impl WasmEngine {
         let mut engine = self.engine.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             if engine.recover().await.map_err(to_js_error)? {
-                Ok(WasmEngine { engine }.into())
+                Ok(WasmEngine::fresh(engine).into())
             } else {
                 Ok(JsValue::UNDEFINED)
             }
