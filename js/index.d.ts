@@ -55,13 +55,21 @@ export interface EngineOptions {
   matmulTiles?: MatmulTiles;
 }
 
-/** Matmul tile shapes: output rows × columns per invocation × k per step. */
-export type MatmulTiles = '4x4x16' | '4x4x32' | '8x4x16' | '4x8x16' | '8x8x8' | '8x8x16' | '4x8x32';
+/**
+ * Matmul tile shapes: output rows × columns per invocation × k per step. `-sg`: the subgroup
+ * kernels, for adapters with subgroup operations (wgpu's WebGPU backend does not request them
+ * yet, so in a browser they fall back to a portable shape).
+ */
+export type MatmulTiles = '4x4x16' | '4x4x32' | '8x4x16' | '4x8x16' | '8x8x8' | '8x8x16' | '4x8x32' | '4x4x32-sg' | '8x4x32-sg' | '16x4x32-sg';
 
-/** The fastest tile shape measured per product size on one adapter (plain JSON). */
+/**
+ * The fastest tile shape measured per product size on one adapter (plain JSON). `portable`,
+ * where `tiles` is a subgroup shape: the fastest portable one, for products the subgroup
+ * kernels cannot take.
+ */
 export interface MatmulTuning {
   adapter: string;
-  choices: { size: number; tiles: MatmulTiles; ms: number }[];
+  choices: { size: number; tiles: MatmulTiles; ms: number; portable?: MatmulTiles }[];
 }
 
 /** Options of `Engine.create`: the engine's options, and the `GPU` to request an adapter from. */

@@ -33,7 +33,7 @@ impl Engine {
     /// CPU device; it submits and waits, so call it while nothing else is pending.
     pub async fn tune_matmul(&self) -> Result<MatmulTuning> {
         let report = &self.shared.gpu.report;
-        let shapes = tuning::candidates(report.max_workgroup_storage_bytes);
+        let shapes = tuning::candidates(report.max_workgroup_storage_bytes, report.subgroups);
         let mut choices = Vec::new();
         for &size in sizes(report.device_type) {
             let n = size as usize;
@@ -105,6 +105,9 @@ impl Engine {
         let limit = self.shared.gpu.report.max_workgroup_storage_bytes;
         let tuning = tuning.map(|mut t| {
             t.choices.retain(|c| c.tiles.runs_within(limit));
+            for c in &mut t.choices {
+                c.portable = c.portable.filter(|p| !p.subgroups && p.runs_within(limit));
+            }
             t.choices.sort_by_key(|c| c.size);
             t
         });

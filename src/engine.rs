@@ -81,7 +81,7 @@ impl Engine {
                     "matmulTiles",
                     format!(
                         "{tiles} is not a tile shape this device runs: one of {} within its {limit} bytes of workgroup memory",
-                        crate::tuning::candidates(limit)
+                        crate::tuning::candidates(limit, gpu.report.subgroups)
                             .iter()
                             .map(|t| t.name())
                             .collect::<Vec<_>>()

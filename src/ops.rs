@@ -140,6 +140,56 @@ impl Engine {
         self.matmul_tiled(a, b, None, accumulate)
     }
 
+    /// The tile shape [`Engine::matmul`] runs a product of `batch` × (`m` × k) × (k × `n`)
+    /// `dtype` inputs with: the engine's fixed shape, else the adapter's tuning, else the
+    /// default; a subgroup shape only where the adapter has subgroup operations, the inputs are
+    /// float32 (or float16 with `shader-f16`) and `n` is a multiple of 4 (elsewhere the portable
+    /// shape the tuning measured fastest, or the default).
+    pub fn matmul_tiles_for(&self, batch: usize, m: usize, n: usize, dtype: DType) -> MatmulTiles {
+        self.matmul_choice(None, batch as u64, m as u64, n as u64, dtype)
+    }
+
+    fn matmul_choice(
+        &self,
+        forced: Option<MatmulTiles>,
+        batch: u64,
+        m: u64,
+        n: u64,
+        dtype: DType,
+    ) -> MatmulTiles {
+        let report = &self.shared.gpu.report;
+        let default = || {
+            crate::tuning::default_tiles(
+                m,
+                n,
+                batch,
+                report.device_type,
+                report.max_workgroup_storage_bytes,
+            )
+        };
+        let tuned = |portable: bool| {
+            let tuning = self.shared.matmul_tuning.lock().ok()?;
+            let tuning = tuning.as_ref()?;
+            if portable {
+                tuning.pick_portable(batch * m * n)
+            } else {
+                tuning.pick(batch * m * n)
+            }
+        };
+        let tiles = forced
+            .or(self.shared.config.matmul_tiles)
+            .or_else(|| tuned(false))
+            .unwrap_or_else(default);
+        let subgroup_ok = report.subgroups
+            && n.is_multiple_of(4)
+            && (dtype == DType::F32 || (dtype == DType::F16 && report.shader_f16));
+        if tiles.subgroups && !subgroup_ok {
+            tuned(true).unwrap_or_else(default)
+        } else {
+            tiles
+        }
+    }
+
     /// [`Engine::matmul`] with this tile shape, or the engine's choice (`None`).
     pub(crate) fn matmul_tiled(
         &self,
@@ -192,21 +242,7 @@ impl Engine {
         let batch = batch.unwrap_or(1) as u64;
         let (m64, n64, k64) = (m as u64, n as u64, k as u64);
         let report = &self.shared.gpu.report;
-        let tiles = tiles
-            .or(self.shared.config.matmul_tiles)
-            .or_else(|| {
-                let tuned = self.shared.matmul_tuning.lock().ok()?;
-                tuned.as_ref()?.pick(batch * m64 * n64)
-            })
-            .unwrap_or_else(|| {
-                crate::tuning::default_tiles(
-                    m64,
-                    n64,
-                    batch,
-                    report.device_type,
-                    report.max_workgroup_storage_bytes,
-                )
-            });
+        let tiles = self.matmul_choice(tiles, batch, m64, n64, dtype);
         let groups_x = n64.div_ceil(tiles.block_cols() as u64);
         let groups_y = m64.div_ceil(tiles.block_rows() as u64);
         if groups_x > 65_535 || groups_y > 65_535 || batch > 65_535 {

@@ -31,21 +31,36 @@ pub struct MatmulChoice {
     pub tiles: MatmulTiles,
     /// Its time per product, milliseconds.
     pub ms: f64,
+    /// Where `tiles` is a subgroup shape: the fastest portable shape at this size, which runs the
+    /// products the subgroup kernels cannot take (bfloat16 inputs, n not a multiple of 4).
+    pub portable: Option<MatmulTiles>,
 }
 
 impl MatmulTuning {
     /// The tile shape measured at the size nearest (in outputs, on a log scale) to a product of
     /// `outputs` output elements; `None` when nothing was measured.
     pub fn pick(&self, outputs: u64) -> Option<MatmulTiles> {
+        self.nearest(outputs).map(|c| c.tiles)
+    }
+
+    /// The portable tile shape measured fastest at the size nearest to `outputs`: the choice
+    /// itself where it is portable, else its [`MatmulChoice::portable`].
+    pub fn pick_portable(&self, outputs: u64) -> Option<MatmulTiles> {
+        let nearest = self.nearest(outputs)?;
+        if nearest.tiles.subgroups {
+            nearest.portable
+        } else {
+            Some(nearest.tiles)
+        }
+    }
+
+    fn nearest(&self, outputs: u64) -> Option<&MatmulChoice> {
         let target = (outputs.max(1) as f64).ln();
-        self.choices
-            .iter()
-            .min_by(|x, y| {
-                let dx = (2.0 * (x.size as f64).ln() - target).abs();
-                let dy = (2.0 * (y.size as f64).ln() - target).abs();
-                dx.total_cmp(&dy)
-            })
-            .map(|c| c.tiles)
+        self.choices.iter().min_by(|x, y| {
+            let dx = (2.0 * (x.size as f64).ln() - target).abs();
+            let dy = (2.0 * (y.size as f64).ln() - target).abs();
+            dx.total_cmp(&dy)
+        })
     }
 }
 
@@ -54,11 +69,12 @@ pub fn adapter_key(report: &AdapterReport) -> String {
     format!("{} | {} | {}", report.name, report.driver, report.backend)
 }
 
-/// Tile shapes whose workgroup memory fits the device.
-pub(crate) fn candidates(max_workgroup_bytes: u32) -> Vec<MatmulTiles> {
+/// Tile shapes whose workgroup memory fits the device, the subgroup kernels where it has
+/// subgroup operations.
+pub(crate) fn candidates(max_workgroup_bytes: u32, subgroups: bool) -> Vec<MatmulTiles> {
     MatmulTiles::ALL
         .into_iter()
-        .filter(|t| t.runs_within(max_workgroup_bytes))
+        .filter(|t| t.runs_within(max_workgroup_bytes) && (subgroups || !t.subgroups))
         .collect()
 }
 
@@ -92,6 +108,7 @@ pub(crate) fn default_tiles(
     } else {
         MatmulTiles::ALL
             .into_iter()
+            .filter(|t| !t.subgroups)
             .min_by_key(|t| t.workgroup_bytes())
             .unwrap_or(small)
     }
@@ -115,11 +132,22 @@ pub(crate) fn remember(tuning: &MatmulTuning) {
 
 /// The winner among `(tiles, ms)` timings at one size: the fastest, ties to the earlier.
 pub(crate) fn fastest(size: u32, timings: &[(MatmulTiles, f64)]) -> Option<MatmulChoice> {
-    timings
-        .iter()
-        .filter(|(_, ms)| ms.is_finite())
-        .min_by(|x, y| x.1.total_cmp(&y.1))
-        .map(|&(tiles, ms)| MatmulChoice { size, tiles, ms })
+    let best = |portable_only: bool| {
+        timings
+            .iter()
+            .filter(|(tiles, ms)| ms.is_finite() && !(portable_only && tiles.subgroups))
+            .min_by(|x, y| x.1.total_cmp(&y.1))
+    };
+    best(false).map(|&(tiles, ms)| MatmulChoice {
+        size,
+        tiles,
+        ms,
+        portable: if tiles.subgroups {
+            best(true).map(|&(t, _)| t)
+        } else {
+            None
+        },
+    })
 }
 
 #[cfg(test)]
@@ -135,6 +163,7 @@ mod tests {
                     size,
                     tiles,
                     ms: 1.0,
+                    portable: None,
                 })
                 .collect(),
         }
@@ -154,10 +183,15 @@ mod tests {
 
     #[test]
     fn candidates_fit_the_workgroup_memory() {
-        assert_eq!(candidates(u32::MAX).len(), MatmulTiles::ALL.len());
-        let webgpu_minimum = candidates(16 << 10);
+        assert_eq!(candidates(u32::MAX, true).len(), MatmulTiles::ALL.len());
+        let webgpu_minimum = candidates(16 << 10, true);
         assert!(webgpu_minimum.contains(&MatmulTiles::new(4, 4, 16)));
         assert!(webgpu_minimum.contains(&MatmulTiles::new(8, 8, 8)));
+        assert!(webgpu_minimum.contains(&MatmulTiles::subgroup(8)));
+        // Without subgroup operations, only the portable kernels.
+        let portable = candidates(u32::MAX, false);
+        assert_eq!(portable.len(), MatmulTiles::ALL.len() - 3);
+        assert!(portable.iter().all(|t| !t.subgroups));
         assert!(webgpu_minimum
             .iter()
             .all(|t| t.workgroup_bytes() <= 16 << 10));
@@ -173,6 +207,7 @@ mod tests {
         assert_eq!(default_tiles(64, 256, 1, DeviceKind::Cpu, 16 << 10), small);
         // A device below WebGPU's minimum gets the smallest shape there is.
         let tiny = default_tiles(4096, 4096, 1, gpu, 8 << 10);
+        assert!(!tiny.subgroups);
         assert!(MatmulTiles::ALL
             .iter()
             .all(|t| t.workgroup_bytes() >= tiny.workgroup_bytes()));
@@ -188,5 +223,28 @@ mod tests {
             Some(b)
         );
         assert_eq!(fastest(64, &[]), None);
+    }
+
+    #[test]
+    fn a_subgroup_winner_keeps_the_fastest_portable_shape_for_the_products_it_cannot_take() {
+        let (a, b, sg) = (
+            MatmulTiles::new(4, 4, 16),
+            MatmulTiles::new(8, 8, 8),
+            MatmulTiles::subgroup(8),
+        );
+        let won = fastest(1024, &[(a, 3.0), (sg, 1.0), (b, 2.0)]).unwrap();
+        assert_eq!((won.tiles, won.portable), (sg, Some(b)));
+        let portable_won = fastest(1024, &[(a, 3.0), (sg, 2.0), (b, 1.0)]).unwrap();
+        assert_eq!((portable_won.tiles, portable_won.portable), (b, None));
+        let t = MatmulTuning {
+            adapter: "test".into(),
+            choices: vec![won, fastest(64, &[(a, 1.0), (sg, 2.0)]).unwrap()],
+        };
+        assert_eq!(t.pick(1024 * 1024), Some(sg));
+        assert_eq!(t.pick_portable(1024 * 1024), Some(b));
+        assert_eq!(t.pick_portable(64 * 64), Some(a));
+        // Only subgroup shapes measured: nothing portable to fall back on.
+        let only = fastest(64, &[(sg, 1.0)]).unwrap();
+        assert_eq!(only.portable, None);
     }
 }

@@ -226,6 +226,61 @@ fn a_fixed_tile_shape_is_checked_when_the_engine_is_made() {
     assert_eq!(MatmulTiles::parse("5x5x5"), None);
 }
 
+#[test]
+fn the_subgroup_kernels_run_where_they_can_and_the_portable_ones_elsewhere() {
+    let mut rng = Rng::new(13);
+    let featureless = featureless_engine();
+    assert!(!featureless.adapter().subgroups);
+    for tiles in MatmulTiles::ALL.into_iter().filter(|t| t.subgroups) {
+        let engine = engine_with(Some(tiles));
+        assert!(engine.adapter().subgroups, "CI's lavapipe has subgroups");
+        assert_eq!(engine.matmul_tiles_for(1, 64, 132, DType::F32), tiles);
+        assert_eq!(engine.matmul_tiles_for(1, 64, 132, DType::F16), tiles);
+        // bfloat16, and rows that are not whole vec4s, run the default portable shape.
+        for (n, dtype) in [(132, DType::BF16), (53, DType::F32), (54, DType::F16)] {
+            let other = engine.matmul_tiles_for(1, 64, n, dtype);
+            assert!(!other.subgroups, "{tiles} {dtype} n = {n}: {other}");
+        }
+        // Partial blocks on every side, k past one step, a batch; every value against float64
+        // and against the same product on a device without subgroup operations.
+        for (batch, m, k, n) in [(1, 1, 1, 4), (1, 70, 45, 132), (2, 9, 100, 260)] {
+            let a = rng.floats(batch * m * k);
+            let b = rng.floats(k * n);
+            let c = |engine: &Engine| {
+                let ta = engine.to_device(&a, [batch, m, k], None).unwrap();
+                let tb = engine.to_device(&b, [k, n], None).unwrap();
+                engine.matmul(&ta, &tb).unwrap().to_vec::<f32>().unwrap()
+            };
+            let (got, portable) = (c(&engine), c(&featureless));
+            for t in 0..batch {
+                let one = |v: &[f32]| v[t * m * n..(t + 1) * m * n].to_vec();
+                let ta = engine
+                    .to_device(&a[t * m * k..(t + 1) * m * k], [m, k], None)
+                    .unwrap();
+                let tb = engine.to_device(&b, [k, n], None).unwrap();
+                let tc = engine.to_device(&one(&got), [m, n], None).unwrap();
+                check(&ta, &tb, &tc, &format!("{tiles} {batch}x{m}x{k}x{n}"));
+                let tp = engine.to_device(&one(&portable), [m, n], None).unwrap();
+                check(&ta, &tb, &tp, &format!("portable {batch}x{m}x{k}x{n}"));
+            }
+        }
+        assert_eq!(engine.take_device_errors(), Vec::<String>::new(), "{tiles}");
+    }
+    assert_eq!(
+        MatmulTiles::parse("8x4x32-sg"),
+        Some(MatmulTiles::subgroup(8))
+    );
+    assert_eq!(MatmulTiles::subgroup(16).name(), "16x4x32-sg");
+    assert_eq!(MatmulTiles::parse("8x8x32-sg"), None);
+    // Without shader-f16, float16 inputs take the portable packed kernels.
+    assert!(!featureless.adapter().shader_f16);
+    assert!(
+        !featureless
+            .matmul_tiles_for(1, 64, 132, DType::F16)
+            .subgroups
+    );
+}
+
 /// An engine on a device made without optional features: no `shader-f16`, so float16 inputs
 /// take the packed path (integer unpacking) whatever the adapter offers.
 fn featureless_engine() -> Engine {

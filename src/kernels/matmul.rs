@@ -19,22 +19,35 @@
 use std::fmt::Write;
 
 /// The tile shape of one matmul variant: each invocation computes `rows × cols` outputs
-/// (4 or 8 each), k advances `depth` (8, 16 or 32) per step. A workgroup covers
-/// `16·rows × 16·cols` outputs and holds `2 · depth · 16 · (rows + cols) · 4` bytes of workgroup
-/// memory.
+/// (4 or 8 each), k advances `depth` (8, 16 or 32) per step.
+///
+/// The portable kernels (`subgroups: false`) run 16×16 invocations, so a workgroup covers
+/// `16·rows × 16·cols` outputs, and hold both operands' slices in workgroup memory, twice
+/// (`2 · depth · 16 · (rows + cols) · 4` bytes).
+///
+/// The subgroup kernels (`subgroups: true`, named `"8x4x32-sg"`; adapters with subgroup
+/// operations, float32 inputs or float16 ones with `shader-f16`, n a multiple of 4) run 8 rows
+/// of 32 invocations, each computing `rows` rows of one 4-column group, so a workgroup covers
+/// `8·rows × 128` outputs. Only B's slice goes through workgroup memory (`32 · 128 · 4` =
+/// 16 KiB): each invocation loads one element of A per row and k step from global memory, and
+/// the others of its row take it from its registers with `subgroupBroadcast`, which on an H100
+/// beats reading A from workgroup memory. The tuner measures them with the portable shapes;
+/// products they cannot take run the fastest portable shape measured (or the default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MatmulTiles {
-    /// Output rows per invocation: 4 or 8.
+    /// Output rows per invocation: 4 or 8 (the subgroup kernel: 4, 8 or 16).
     pub rows: u32,
     /// Output columns per invocation: 4 or 8.
     pub cols: u32,
     /// k per step: 8, 16 or 32.
     pub depth: u32,
+    /// The subgroup kernel (`cols` 4, `depth` 32) rather than the portable one.
+    pub subgroups: bool,
 }
 
 impl MatmulTiles {
     /// Every tile shape tmath builds, the candidates of [`Engine::tune_matmul`](crate::Engine::tune_matmul).
-    pub const ALL: [MatmulTiles; 7] = [
+    pub const ALL: [MatmulTiles; 10] = [
         MatmulTiles::new(4, 4, 16),
         MatmulTiles::new(4, 4, 32),
         MatmulTiles::new(8, 4, 16),
@@ -42,46 +55,97 @@ impl MatmulTiles {
         MatmulTiles::new(8, 8, 8),
         MatmulTiles::new(8, 8, 16),
         MatmulTiles::new(4, 8, 32),
+        MatmulTiles::subgroup(4),
+        MatmulTiles::subgroup(8),
+        MatmulTiles::subgroup(16),
     ];
 
-    /// A tile shape (not checked: see [`MatmulTiles::parse`] for checked input).
+    /// A portable tile shape (not checked: see [`MatmulTiles::parse`] for checked input).
     pub const fn new(rows: u32, cols: u32, depth: u32) -> MatmulTiles {
-        MatmulTiles { rows, cols, depth }
+        MatmulTiles {
+            rows,
+            cols,
+            depth,
+            subgroups: false,
+        }
+    }
+
+    /// The subgroup kernel with `rows` rows per invocation (4, 8 or 16; not checked).
+    pub const fn subgroup(rows: u32) -> MatmulTiles {
+        MatmulTiles {
+            rows,
+            cols: 4,
+            depth: SUBGROUP_DEPTH,
+            subgroups: true,
+        }
     }
 
     /// Output rows a workgroup covers.
     pub fn block_rows(self) -> u32 {
-        16 * self.rows
+        if self.subgroups {
+            SUBGROUP_ROWS * self.rows
+        } else {
+            16 * self.rows
+        }
     }
 
     /// Output columns a workgroup covers.
     pub fn block_cols(self) -> u32 {
-        16 * self.cols
+        if self.subgroups {
+            SUBGROUP_LANES * 4
+        } else {
+            16 * self.cols
+        }
     }
 
-    /// Workgroup memory the variant needs (two buffers of an A and a B slice, float32).
+    /// Workgroup memory the variant needs (float32): two buffers of an A and a B slice, or for
+    /// the subgroup kernel one B slice.
     pub fn workgroup_bytes(self) -> u32 {
-        2 * self.depth * (self.block_rows() + self.block_cols()) * 4
+        if self.subgroups {
+            self.depth * self.block_cols() * 4
+        } else {
+            2 * self.depth * (self.block_rows() + self.block_cols()) * 4
+        }
     }
 
     /// Whether a device with `max_workgroup_bytes` of workgroup memory runs this shape: it is one
-    /// of [`MatmulTiles::ALL`] and its tiles fit.
+    /// of [`MatmulTiles::ALL`] and its tiles fit. (A subgroup shape also needs subgroup
+    /// operations; without them its products run the default portable shape.)
     pub fn runs_within(self, max_workgroup_bytes: u32) -> bool {
         MatmulTiles::ALL.contains(&self) && self.workgroup_bytes() <= max_workgroup_bytes
     }
 
-    /// `"8x8x16"`: rows × cols × depth.
+    /// `"8x8x16"`: rows × cols × depth, and `-sg` for the subgroup kernel.
     pub fn name(self) -> String {
-        format!("{}x{}x{}", self.rows, self.cols, self.depth)
+        let sg = if self.subgroups { "-sg" } else { "" };
+        format!("{}x{}x{}{sg}", self.rows, self.cols, self.depth)
     }
 
-    /// Parse `"8x8x16"`; `None` unless it is one of [`MatmulTiles::ALL`].
+    /// Parse `"8x8x16"` or `"8x4x32-sg"`; `None` unless it is one of [`MatmulTiles::ALL`].
     pub fn parse(text: &str) -> Option<MatmulTiles> {
-        let mut parts = text.trim().split('x').map(|p| p.parse::<u32>().ok());
-        let tiles = MatmulTiles::new(parts.next()??, parts.next()??, parts.next()??);
+        let text = text.trim();
+        let (dims, subgroups) = match text.strip_suffix("-sg") {
+            Some(dims) => (dims, true),
+            None => (text, false),
+        };
+        let mut parts = dims.split('x').map(|p| p.parse::<u32>().ok());
+        let tiles = MatmulTiles {
+            rows: parts.next()??,
+            cols: parts.next()??,
+            depth: parts.next()??,
+            subgroups,
+        };
         (parts.next().is_none() && MatmulTiles::ALL.contains(&tiles)).then_some(tiles)
     }
 }
+
+/// The subgroup kernel's logical rows of invocations (a workgroup is `SUBGROUP_ROWS` of them).
+const SUBGROUP_ROWS: u32 = 8;
+/// Invocations per logical row: each takes one 4-column group, and an element of A loaded by
+/// the one at position j serves the whole row at k step j.
+const SUBGROUP_LANES: u32 = 32;
+/// k per step of the subgroup kernel: one element of A per invocation and row.
+const SUBGROUP_DEPTH: u32 = SUBGROUP_LANES;
 
 impl std::fmt::Display for MatmulTiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -106,7 +170,9 @@ pub(crate) enum MatmulInput {
 
 /// The WGSL of one variant.
 pub(crate) fn source(input: MatmulInput, tiles: MatmulTiles, vector: bool) -> String {
-    let MatmulTiles { rows, cols, depth } = tiles;
+    let MatmulTiles {
+        rows, cols, depth, ..
+    } = tiles;
     let (bm, bn) = (tiles.block_rows(), tiles.block_cols());
     let mut s = String::new();
     let half = input == MatmulInput::F16Math;
@@ -380,4 +446,242 @@ fn main(
         );
     }
     s
+}
+
+/// The WGSL of the subgroup kernel with `rows` rows per invocation, for float32 or float16
+/// (`shader-f16`) inputs; n a multiple of 4 (see [`MatmulTiles`]).
+///
+/// Invocation `flat` sits in logical row `flat / 32` at position `flat % 32`. The kernel relies
+/// on subgroups being aligned runs of `local_invocation_index` (lane = `flat % subgroup_size`),
+/// as every implementation lays out a one-dimensional workgroup (ONNX Runtime Web's subgroup
+/// matmul relies on the same). With 32-wide subgroups (NVIDIA, many Intel and Apple GPUs) a
+/// logical row is a subgroup and A's elements travel by `subgroupBroadcast` from a constant
+/// lane; other widths take a loop that shuffles within the row's part of the subgroup (64-wide:
+/// half of it; narrower: the subgroup, loading A again per subgroup width).
+///
+/// float16 inputs are widened to float32 as they are loaded (`MatmulInput::F16`), or, with
+/// float16 arithmetic allowed (`MatmulInput::F16Math`), stay float16: two rows' elements of A
+/// travel in one `vec2<f16>`, the products of each 32-k step are summed in float16 and added
+/// into float32 accumulators between steps.
+pub(crate) fn subgroup_source(input: MatmulInput, rows: u32) -> String {
+    let lanes = SUBGROUP_LANES;
+    let depth = SUBGROUP_DEPTH;
+    let block_rows = SUBGROUP_ROWS * rows;
+    let half = input == MatmulInput::F16Math;
+    let (elem, widen) = match input {
+        MatmulInput::F16 | MatmulInput::F16Math => ("f16", input == MatmulInput::F16),
+        _ => ("f32", false),
+    };
+    // The type B's slice is held in and the products are computed in.
+    let t = if half { "f16" } else { "f32" };
+    let mut s = String::new();
+    s.push_str(crate::platform::WGSL_ENABLE_SUBGROUPS);
+    if elem == "f16" {
+        s.push_str("enable f16;\n");
+    }
+    let (load_a, load_b) = if widen {
+        ("f32(a[i])", "vec4<f32>(b[i])")
+    } else {
+        ("a[i]", "b[i]")
+    };
+    let _ = write!(
+        s,
+        "struct Params {{ m: u32, n: u32, k: u32, a_batch: u32, b_batch: u32, c_batch: u32 }}
+@group(0) @binding(0) var<storage, read> a: array<{elem}>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<{elem}>>;
+@group(0) @binding(2) var<storage, read_write> c: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> p: Params;
+var<workgroup> tile_b: array<vec4<{t}>, {tile}>;
+
+// Element (r, kk) of A, 0 outside it.
+fn load_a(base: u32, r: u32, kk: u32) -> {t} {{
+    if (r < p.m && kk < p.k) {{ let i = base + r * p.k + kk; return {load_a}; }}
+    return {t}(0.0);
+}}
+
+@compute @workgroup_size(256, 1, 1)
+fn main(
+    @builtin(workgroup_id) group: vec3<u32>,
+    @builtin(local_invocation_index) flat: u32,
+    @builtin(subgroup_size) sg_size: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {{
+    let batch = group.z;
+    let col = flat % {lanes}u;
+    let ty = flat / {lanes}u;
+    let row0 = group.y * {block_rows}u + ty * {rows}u;
+    let n4 = p.n / 4u;
+    let c4 = group.x * {lanes}u + col;
+    let a_base = batch * p.a_batch;
+    let b_base = batch * (p.b_batch / 4u);
+",
+        tile = depth * lanes,
+    );
+    // What travels between lanes: one element per row, or (float16 arithmetic) a pair of rows'.
+    let (carriers, carrier_type) = if half {
+        (rows / 2, "vec2<f16>")
+    } else {
+        (rows, t)
+    };
+    let carrier = |g: u32, at: &str| {
+        if half {
+            format!(
+                "vec2<f16>(load_a(a_base, row0 + {r0}u, {at}), load_a(a_base, row0 + {r1}u, {at}))",
+                r0 = 2 * g,
+                r1 = 2 * g + 1
+            )
+        } else {
+            format!("load_a(a_base, row0 + {g}u, {at})")
+        }
+    };
+    // Products of carrier g's value `x` with B's `bv`, into the row sums.
+    let multiply = |g: u32, x: &str| {
+        if half {
+            format!(
+                "part{r0} += {x}.x * bv; part{r1} += {x}.y * bv;",
+                r0 = 2 * g,
+                r1 = 2 * g + 1
+            )
+        } else {
+            format!("acc{g} += {x} * bv;")
+        }
+    };
+    for r in 0..rows {
+        let _ = writeln!(s, "    var acc{r} = vec4<f32>();");
+        if half {
+            let _ = writeln!(s, "    var part{r} = vec4<f16>();");
+        }
+    }
+    for g in 0..carriers {
+        let _ = writeln!(s, "    var a{g}: {carrier_type};");
+    }
+    let _ = writeln!(s, "    for (var t = 0u; t < p.k; t += {depth}u) {{");
+    // B's slice: depth rows of 32 four-column groups, 256 invocations storing depth / 8 each.
+    for e in 0..depth / SUBGROUP_ROWS {
+        let _ = writeln!(
+            s,
+            "        {{ let kr = ty + {o}u; let kb = t + kr; var v = vec4<{t}>(); if (kb < p.k && c4 < n4) {{ let i = b_base + kb * n4 + c4; v = {load_b}; }} tile_b[kr * {lanes}u + col] = v; }}",
+            o = e * SUBGROUP_ROWS
+        );
+    }
+    // A's elements for 32-wide subgroups (the other path loads its own), then the barrier
+    // outside the branch, where uniformity is plain.
+    for g in 0..carriers {
+        let _ = writeln!(s, "        a{g} = {};", carrier(g, "t + col"));
+    }
+    let _ = writeln!(
+        s,
+        "        workgroupBarrier();\n        if (sg_size == {lanes}u) {{"
+    );
+    for kk in 0..depth {
+        let _ = writeln!(
+            s,
+            "            {{ let bv = tile_b[{o}u + col];",
+            o = kk * lanes
+        );
+        for g in 0..carriers {
+            let x = format!("subgroupBroadcast(a{g}, {kk}u)");
+            let _ = writeln!(s, "                {}", multiply(g, &x));
+        }
+        let _ = writeln!(s, "            }}");
+    }
+    let _ = writeln!(
+        s,
+        "        }} else {{
+            // The row's elements of A live in `chunk` consecutive lanes from `first`.
+            let chunk = min(sg_size, {lanes}u);
+            let first = lane & ~(chunk - 1u);
+            for (var c0 = 0u; c0 < {depth}u; c0 += chunk) {{"
+    );
+    for g in 0..carriers {
+        let _ = writeln!(
+            s,
+            "                a{g} = {};",
+            carrier(g, "t + c0 + col % chunk")
+        );
+    }
+    let _ = writeln!(
+        s,
+        "                for (var j = 0u; j < chunk; j++) {{
+                    let bv = tile_b[(c0 + j) * {lanes}u + col];"
+    );
+    for g in 0..carriers {
+        let x = format!("subgroupShuffle(a{g}, first + j)");
+        let _ = writeln!(s, "                    {}", multiply(g, &x));
+    }
+    let _ = writeln!(
+        s,
+        "                }}
+            }}
+        }}"
+    );
+    if half {
+        // The step's float16 sums join the float32 accumulators.
+        for r in 0..rows {
+            let _ = writeln!(
+                s,
+                "        acc{r} += vec4<f32>(part{r}); part{r} = vec4<f16>();"
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "        workgroupBarrier();
+    }}
+    let c_base = batch * (p.c_batch / 4u);
+    if (c4 < n4) {{"
+    );
+    for r in 0..rows {
+        let _ = writeln!(
+            s,
+            "        if (row0 + {r}u < p.m) {{ c[c_base + (row0 + {r}u) * n4 + c4] = acc{r}; }}"
+        );
+    }
+    s.push_str("    }\n}\n");
+    s
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use wgpu::naga;
+
+    /// Parse and validate WGSL as wgpu does before any driver sees it.
+    fn validate(source: &str) -> Result<(), String> {
+        let module = naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string(source))?;
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+        .subgroup_operations(naga::valid::SubgroupOperationSet::all())
+        .validate(&module)
+        .map(|_| ())
+        .map_err(|e| e.emit_to_string(source))
+    }
+
+    #[test]
+    fn every_generated_variant_is_valid_wgsl() {
+        for tiles in MatmulTiles::ALL {
+            if tiles.subgroups {
+                for input in [MatmulInput::F32, MatmulInput::F16, MatmulInput::F16Math] {
+                    let source = subgroup_source(input, tiles.rows);
+                    validate(&source).unwrap_or_else(|e| panic!("{tiles} {input:?}: {e}"));
+                }
+                continue;
+            }
+            for input in [
+                MatmulInput::F32,
+                MatmulInput::F16,
+                MatmulInput::F16Math,
+                MatmulInput::F16Packed,
+                MatmulInput::BF16,
+            ] {
+                for vector in [false, true] {
+                    let source = source(input, tiles, vector);
+                    validate(&source).unwrap_or_else(|e| panic!("{tiles} {input:?} {vector}: {e}"));
+                }
+            }
+        }
+    }
 }

@@ -105,6 +105,9 @@ impl Kernel {
                     include_str!("cast_words.wgsl")
                 }
             ),
+            Kernel::Matmul { input, tiles, .. } if tiles.subgroups => {
+                matmul::subgroup_source(input, tiles.rows)
+            }
             Kernel::Matmul {
                 input,
                 tiles,

@@ -12,6 +12,10 @@ pub(crate) const MAPPED_STAGING: bool = true;
 /// an (empty) submission of its own to reach the GPU.
 pub(crate) const QUEUE_WRITES_WAIT_FOR_SUBMIT: bool = true;
 
+/// WGSL that uses subgroup operations needs no directive for naga (which rejects `enable
+/// subgroups;` as not yet implemented); the SUBGROUP feature on the device is what allows it.
+pub(crate) const WGSL_ENABLE_SUBGROUPS: &str = "";
+
 /// Monotonic time in microseconds since the first call.
 pub(crate) fn now_us() -> f64 {
     use std::sync::OnceLock;

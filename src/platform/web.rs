@@ -13,6 +13,10 @@ pub(crate) const MAPPED_STAGING: bool = false;
 /// `writeBuffer` runs on the queue by itself: a write needs no submission to reach the GPU.
 pub(crate) const QUEUE_WRITES_WAIT_FOR_SUBMIT: bool = false;
 
+/// WGSL goes to the browser as written, and WebGPU requires `enable subgroups;` before subgroup
+/// operations (with the device's `subgroups` feature).
+pub(crate) const WGSL_ENABLE_SUBGROUPS: &str = "enable subgroups;\n";
+
 /// Monotonic time in microseconds (`performance.now`).
 pub(crate) fn now_us() -> f64 {
     // A direct import (browsers, workers, Node and Deno all have a global `performance`):

@@ -354,7 +354,8 @@ impl WasmEngine {
         })
     }
 
-    /// Measure the matmul tile shapes; resolves to `{ adapter, choices: [{ size, tiles, ms }] }`.
+    /// Measure the matmul tile shapes; resolves to
+    /// `{ adapter, choices: [{ size, tiles, ms, portable? }] }`.
     #[wasm_bindgen(js_name = tuneMatmul)]
     pub fn tune_matmul(&self) -> js_sys::Promise {
         let engine = self.engine.clone();
@@ -734,6 +735,9 @@ fn tuning_object(tuning: &crate::MatmulTuning) -> JsValue {
         let _ = Reflect::set(&choice, &"size".into(), &(c.size as f64).into());
         let _ = Reflect::set(&choice, &"tiles".into(), &c.tiles.name().into());
         let _ = Reflect::set(&choice, &"ms".into(), &c.ms.into());
+        if let Some(portable) = c.portable {
+            let _ = Reflect::set(&choice, &"portable".into(), &portable.name().into());
+        }
         choices.push(&choice);
     }
     let _ = Reflect::set(&out, &"choices".into(), &choices);
@@ -760,11 +764,25 @@ fn parse_tuning(value: &JsValue) -> crate::Result<crate::MatmulTuning> {
             .as_deref()
             .and_then(crate::MatmulTiles::parse);
         let ms = get(&item, "ms").as_f64().unwrap_or(0.0);
+        let portable = get(&item, "portable");
+        let portable = match portable.as_string() {
+            None if portable.is_undefined() || portable.is_null() => None,
+            text => Some(
+                text.as_deref()
+                    .and_then(crate::MatmulTiles::parse)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "portable must be a tile shape ('8x8x16'); got {portable:?}"
+                        ))
+                    })?,
+            ),
+        };
         match (size, tiles) {
             (Some(size), Some(tiles)) => choices.push(crate::MatmulChoice {
                 size: size as u32,
                 tiles,
                 ms,
+                portable,
             }),
             _ => {
                 return Err(bad(format!(

@@ -66,6 +66,8 @@ test('matmul tile shapes: MatmulTiles::ALL in Rust is the MatmulTiles type of th
   const body = kernel.slice(kernel.indexOf('pub const ALL')).split('];')[0];
   const rust = [...body.matchAll(/MatmulTiles::new\((\d+), (\d+), (\d+)\)/g)].map((m) => `${m[1]}x${m[2]}x${m[3]}`);
   assert.ok(rust.length >= 3, body);
+  // The subgroup kernels: `rows` per invocation, 4 columns, 32 deep.
+  rust.push(...[...body.matchAll(/MatmulTiles::subgroup\((\d+)\)/g)].map((m) => `${m[1]}x4x32-sg`));
   const line = dts.slice(dts.indexOf('export type MatmulTiles')).split(';')[0];
-  assert.deepEqual(sorted(all(line, /'(\d+x\d+x\d+)'/g)), sorted(rust));
+  assert.deepEqual(sorted(all(line, /'(\d+x\d+x\d+(?:-sg)?)'/g)), sorted(rust));
 });

@@ -113,49 +113,59 @@ fn matmul_shapes(out: &mut Report, engine: &Engine, gpu: bool) {
                     record("chosen, f16 math".into(), dtype, ms, chain);
                 }
             }
-            if dtype != DType::F32 {
+            if dtype == DType::BF16 {
                 continue;
             }
-            // The tuned shape again, on a second engine over this device and fixed on an engine
-            // of its own device: the per-shape figures below come from engines like the first.
-            let tuned = engine.matmul_tuning().and_then(|t| t.pick((n * n) as u64));
-            let second =
-                Engine::from_wgpu(engine.device().clone(), engine.queue().clone(), config())
-                    .expect("engine");
-            let own = Engine::new_blocking(EngineConfig {
-                matmul_tiles: tuned,
-                ..config()
-            })
-            .expect("engine");
-            for (label, other) in [
-                ("chosen, second engine", &second),
-                ("chosen, own device", &own),
-            ] {
-                let (oa, ob) = square_operands(other, n, None);
-                warm_up(other, if gpu { 0.3 } else { 0.02 });
-                let ms = product_ms(other, &oa, &ob, batch, reps, false, DType::F32);
-                record(label.into(), dtype, ms, false);
+            if dtype == DType::F32 {
+                // The tuned shape again, on a second engine over this device and fixed on an
+                // engine of its own device: the per-shape figures below come from engines of
+                // their own devices, as a second engine over one device runs large products
+                // slower on some drivers.
+                let tuned = engine.matmul_tuning().and_then(|t| t.pick((n * n) as u64));
+                let second =
+                    Engine::from_wgpu(engine.device().clone(), engine.queue().clone(), config())
+                        .expect("engine");
+                let own = Engine::new_blocking(EngineConfig {
+                    matmul_tiles: tuned,
+                    ..config()
+                })
+                .expect("engine");
+                for (label, other) in [
+                    ("chosen, second engine", &second),
+                    ("chosen, own device", &own),
+                ] {
+                    let (oa, ob) = square_operands(other, n, None);
+                    warm_up(other, if gpu { 0.3 } else { 0.02 });
+                    let ms = product_ms(other, &oa, &ob, batch, reps, false, DType::F32);
+                    record(label.into(), dtype, ms, false);
+                }
+                drop((second, own));
             }
-            drop((second, own));
+            // Every shape, fixed on an engine of its own device: float32, and float16 inputs
+            // with float16 arithmetic.
             for tiles in MatmulTiles::ALL {
-                if tiles.workgroup_bytes() > limit {
+                let f16 = dtype == DType::F16;
+                if tiles.workgroup_bytes() > limit
+                    || (tiles.subgroups && !engine.adapter().subgroups)
+                {
                     continue;
                 }
-                let fixed = Engine::from_wgpu(
-                    engine.device().clone(),
-                    engine.queue().clone(),
-                    EngineConfig {
-                        matmul_tiles: Some(tiles),
-                        ..config()
-                    },
-                )
+                let fixed = Engine::new_blocking(EngineConfig {
+                    matmul_tiles: Some(tiles),
+                    ..config()
+                })
                 .expect("engine");
-                let (fa, fb) = square_operands(&fixed, n, None);
+                let (fa, fb) = square_operands(&fixed, n, Some(dtype));
                 // Each shape from the same clocks: a large GPU's boost fades under long compute.
-                warm_up(engine, if gpu { 0.3 } else { 0.02 });
+                warm_up(&fixed, if gpu { 0.3 } else { 0.02 });
+                let (label, accumulate) = if f16 {
+                    (format!("{tiles}, f16 math"), DType::F16)
+                } else {
+                    (tiles.name(), DType::F32)
+                };
                 for chain in [false, true] {
-                    let ms = product_ms(&fixed, &fa, &fb, batch, reps, chain, DType::F32);
-                    record(tiles.name(), dtype, ms, chain);
+                    let ms = product_ms(&fixed, &fa, &fb, batch, reps, chain, accumulate);
+                    record(label.clone(), dtype, ms, chain);
                 }
             }
         }
