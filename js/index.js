@@ -293,6 +293,31 @@ function adapterInfoOf(info) {
  * Deno, or for a `gpu` option, the globals are set for that call only and restored in `finally`
  * (no await in between, so no other code sees them).
  */
+// wgpu 30's WebGPU backend does not know WebGPU's `subgroups` feature and leaves it out of the
+// device it requests; tmath's subgroup matmul kernels need it. This GPU hands wgpu adapters that
+// add it to the device's features where the adapter has it (wgpu reads only these members).
+function askingForSubgroups(gpu) {
+  if (typeof gpu?.requestAdapter !== 'function') return gpu;
+  return {
+    get wgslLanguageFeatures() { return gpu.wgslLanguageFeatures; },
+    getPreferredCanvasFormat: () => gpu.getPreferredCanvasFormat(),
+    requestAdapter: async (options) => {
+      const adapter = await gpu.requestAdapter(options);
+      if (!adapter?.features?.has?.('subgroups')) return adapter;
+      return {
+        features: adapter.features,
+        limits: adapter.limits,
+        info: adapter.info,
+        isFallbackAdapter: adapter.isFallbackAdapter,
+        requestDevice: (descriptor) => adapter.requestDevice({
+          ...descriptor,
+          requiredFeatures: [...(descriptor?.requiredFeatures ?? []), 'subgroups'],
+        }),
+      };
+    },
+  };
+}
+
 function withGpu(gpu, make) {
   const g = globalThis;
   const undo = [];
@@ -821,7 +846,7 @@ export class Engine {
           : 'this JS environment has no WebGPU (navigator.gpu is missing); use a browser with WebGPU enabled (Chrome/Edge 113+, Safari 18+, Firefox 141+, or Chromium with --enable-unsafe-webgpu), pass { gpu }, or run on an existing device with Engine.fromDevice(device)');
       }
     }
-    return Engine.#make(gpu, nullProto(wasmOptions), false);
+    return Engine.#make(askingForSubgroups(gpu), nullProto(wasmOptions), false);
   }
 
   /**

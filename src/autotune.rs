@@ -33,7 +33,10 @@ impl Engine {
     /// CPU device; it submits and waits, so call it while nothing else is pending.
     pub async fn tune_matmul(&self) -> Result<MatmulTuning> {
         let report = &self.shared.gpu.report;
-        let shapes = tuning::candidates(report.max_workgroup_storage_bytes, report.subgroups);
+        let shapes = tuning::candidates(
+            report.max_workgroup_storage_bytes,
+            report.subgroups && report.device_type != DeviceKind::Cpu,
+        );
         let mut choices = Vec::new();
         for &size in sizes(report.device_type) {
             let n = size as usize;

@@ -217,7 +217,7 @@ impl Gpu {
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
             timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
             mappable_primary_buffers: features.contains(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
-            subgroups: features.contains(wgpu::Features::SUBGROUP),
+            subgroups: crate::platform::has_subgroups(&device, features),
             max_buffer_size: limits.max_buffer_size,
             max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
             max_workgroup_storage_bytes: limits.max_compute_workgroup_storage_size,

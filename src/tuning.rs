@@ -69,8 +69,9 @@ pub fn adapter_key(report: &AdapterReport) -> String {
     format!("{} | {} | {}", report.name, report.driver, report.backend)
 }
 
-/// Tile shapes whose workgroup memory fits the device, the subgroup kernels where it has
-/// subgroup operations.
+/// Tile shapes whose workgroup memory fits the device, and the subgroup kernels where it has
+/// subgroup operations and is a GPU: on CPU devices they gain nothing, and SwiftShader (Chrome's
+/// CPU WebGPU) spends minutes and gigabytes compiling the 16-row one.
 pub(crate) fn candidates(max_workgroup_bytes: u32, subgroups: bool) -> Vec<MatmulTiles> {
     MatmulTiles::ALL
         .into_iter()

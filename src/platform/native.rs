@@ -24,6 +24,11 @@ pub(crate) fn now_us() -> f64 {
     START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e6
 }
 
+/// Whether `device` runs subgroup operations: wgpu's SUBGROUP feature.
+pub(crate) fn has_subgroups(_device: &wgpu::Device, features: wgpu::Features) -> bool {
+    features.contains(wgpu::Features::SUBGROUP)
+}
+
 /// Every native backend wgpu was built with (`WGPU_BACKEND` and friends respected).
 pub(crate) fn default_instance() -> Result<wgpu::Instance> {
     Ok(wgpu::Instance::new(

@@ -29,6 +29,13 @@ pub(crate) fn now_us() -> f64 {
     performance_now().unwrap_or_else(|_| js_sys::Date::now()) * 1e3
 }
 
+/// Whether `device` runs subgroup operations: WebGPU's `subgroups` feature on the device.
+/// wgpu 30's WebGPU backend does not know that feature (it never reports or requests it), so
+/// `js/index.js` requests it where the adapter has it, and this asks the device itself.
+pub(crate) fn has_subgroups(device: &wgpu::Device, _features: wgpu::Features) -> bool {
+    raw::of_device(device).features().has("subgroups")
+}
+
 /// The browser's WebGPU. `NoAdapter` unless the global object is one wgpu's WebGPU backend
 /// accepts: it reads `navigator.gpu` only on a `Window` or a worker's global scope, and panics
 /// elsewhere. (In Node and Deno, `js/index.js` provides that for the length of the synchronous

@@ -35,6 +35,14 @@ extern "C" {
     pub type RawDevice;
     #[wasm_bindgen(method, getter)]
     pub fn queue(this: &RawDevice) -> RawQueue;
+    #[wasm_bindgen(method, getter)]
+    pub fn features(this: &RawDevice) -> RawFeatures;
+
+    /// `GPUSupportedFeatures`.
+    #[wasm_bindgen(js_name = GPUSupportedFeatures)]
+    pub type RawFeatures;
+    #[wasm_bindgen(method)]
+    pub fn has(this: &RawFeatures, name: &str) -> bool;
     #[wasm_bindgen(method, js_name = createCommandEncoder)]
     pub fn create_command_encoder(this: &RawDevice) -> RawEncoder;
     #[wasm_bindgen(method, catch, js_name = createBuffer)]

@@ -107,6 +107,13 @@ test('matmul tile shapes: a fixed one, a measured tuning, a stored tuning, and b
     const fixed = await tmath.Engine.create({ matmulTiles: '8x4x16' });
     const fixedWorst = await worstOf(fixed);
     fixed.dispose();
+    // The subgroup kernel, where the adapter has WebGPU's `subgroups` (tmath asks for it on the
+    // device, as wgpu does not); elsewhere the same product on a portable shape.
+    const adapterHas = (await navigator.gpu.requestAdapter()).features.has('subgroups');
+    const sg = await tmath.Engine.create({ matmulTiles: '8x4x32-sg' });
+    const sgFeatures = [sg.adapterInfo.features.subgroups, sg.gpuDevice.features.has('subgroups')];
+    const sgWorst = await worstOf(sg);
+    sg.dispose();
     // float16 inputs, float16 arithmetic allowed: within float16's error of the exact product.
     const x16 = engine.toDevice(a, [m, k], { dtype: 'float16' }), y16 = engine.toDevice(b, [k, n], { dtype: 'float16' });
     const c16 = await engine.prepareTensor(engine.matmul(x16, y16, { accumulate: 'float16' }), 'float32').toHost();
@@ -137,9 +144,11 @@ test('matmul tile shapes: a fixed one, a measured tuning, a stored tuning, and b
     other.setMatmulTuning(JSON.parse(JSON.stringify(tuning)));
     const restored = other.matmulTuning;
     other.dispose();
-    return { fixedWorst, tunedWorst, worst16, errs, before, tuning, inherited, cleared, restored };
+    return { fixedWorst, tunedWorst, sgWorst, adapterHas, sgFeatures, worst16, errs, before, tuning, inherited, cleared, restored };
   });
   assert.ok(r.fixedWorst < 1e-4 && r.tunedWorst < 1e-4, `errors ${r.fixedWorst}, ${r.tunedWorst}`);
+  assert.ok(r.sgWorst < 1e-4, `subgroup kernel error ${r.sgWorst}`);
+  assert.deepEqual(r.sgFeatures, [r.adapterHas, r.adapterHas]);
   assert.match(r.errs.badTiles, /^InvalidArgument: .*matmulTiles.*'4x4x16'/);
   assert.match(r.errs.badTuning, /^InvalidArgument: .*tiles/);
   assert.match(r.errs.notTuning, /^InvalidArgument/);
@@ -150,7 +159,7 @@ test('matmul tile shapes: a fixed one, a measured tuning, a stored tuning, and b
   assert.equal(typeof r.tuning.adapter, 'string');
   assert.ok(r.tuning.choices.length >= 1);
   for (const c of r.tuning.choices) {
-    assert.match(c.tiles, /^\d+x\d+x\d+$/);
+    assert.match(c.tiles, /^\d+x\d+x\d+(-sg)?$/);
     assert.ok(c.size >= 64 && c.ms > 0, JSON.stringify(c));
   }
   assert.deepEqual(r.inherited, r.tuning);
