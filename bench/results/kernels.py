@@ -117,4 +117,123 @@ def render():
         "not found yet. So the per-shape rows compare shapes with each other, not with the tuned figure.",
         "",
     ]
+    return out + subgroups()
+
+
+def subgroups():
+    """The subgroup kernels (issue 15): three runs of the same native kernels, and Dawn."""
+    runs = []
+    for i in (1, 2, 3):
+        k = [r for r in lines(f"h100-kernels-subgroups-{i}.jsonl") if r["suite"] == "kernels"]
+        t = {r["n"]: r for r in lines(f"h100-torch-kernels-subgroups-{i}.jsonl") if r.get("case") == "matmul_f32_no_tf32"}
+        runs.append((k, t))
+    dawn_sg = lines("h100-dawn-matmul-subgroups.jsonl")
+    dawn_portable = lines("h100-dawn-matmul-subgroups-native-only.jsonl")
+
+    def row(k, n, dtype, tiles, case="matmul"):
+        return next(r for r in k if r["case"] == case and r["n"] == n and r["dtype"] == dtype and r["tiles"] == tiles)
+
+    def best(k, n, dtype, subgroup, suffix=""):
+        rows = [r for r in k if r["case"] == "matmul" and r["n"] == n and r["dtype"] == dtype
+                and not r["tiles"].startswith("chosen") and r["tiles"].endswith(suffix)
+                and ("-sg" in r["tiles"]) == subgroup]
+        return max(rows, key=lambda r: r["tflop_s"])
+
+    def dawn(d, n, library="tmath"):
+        return next(r for r in d if r.get("case") == "resident" and r.get("n") == n and r.get("library") == library)
+
+    out = [
+        "### Subgroup kernels",
+        "",
+        "`16x4x32-sg` and its smaller siblings (`src/kernels/matmul.rs`): B's slice in workgroup memory,",
+        "A straight from global memory into registers, one element per invocation and row, shared",
+        "within each row of 32 invocations by `subgroupBroadcast`. The tuner measures them with the",
+        "portable shapes. Three calls on the device, each `tmath-bench kernels --json` and",
+        "`torch_reference.py kernels` in one call (`bench/data/h100-kernels-subgroups-{1,2,3}.jsonl`,",
+        "`h100-torch-kernels-subgroups-{1,2,3}.jsonl`; the native kernels are the same in all three).",
+        "Tuning now takes %.1f–%.1f s natively, with five more shapes to measure."
+        % (min(next(r for r in k if r["case"] == "tuned")["tuning_s"] for k, _ in runs),
+           max(next(r for r in k if r["case"] == "tuned")["tuning_s"] for k, _ in runs)),
+        "",
+        "f32 TFLOP/s, ms per product in brackets. \"Best portable\" is the fastest shape without",
+        "subgroups, timed in the same run on an engine of its own device.",
+        "",
+        "| n | run | tuned shape | tmath f32 | best portable | PyTorch f32 (TF32 off) | tmath / PyTorch |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n in [1024, 2048, 4096]:
+        for i, (k, t) in enumerate(runs, 1):
+            tuned = next(r["tiles"] for r in k if r["case"] == "tuned" and r["n"] == n)
+            f32, port, ref = row(k, n, "float32", "chosen"), best(k, n, "float32", False), t[n]
+            out.append(
+                f"| {n} | {i} | {tuned} | {f32['tflop_s']:.1f} ({f32['ms']:.3f}) | {port['tflop_s']:.1f} ({port['tiles']}) | "
+                f"{ref['tflop_s']:.1f} ({ref['ms']:.3f}) | {f32['tflop_s'] / ref['tflop_s'] * 100:.0f}% of its rate, "
+                f"{f32['ms'] / ref['ms']:.2f}× its time |"
+            )
+    out += [
+        "",
+        "float16 inputs at 4096, TFLOP/s: widened to float32 on load (\"f16 in\"), float16 arithmetic",
+        "with the tuned (float32) shape, and the fastest shape for float16 arithmetic in the same run.",
+        "",
+        "| run | f32 | f16 in | f16 math | best f16 math | best f16 math / f32 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, (k, _) in enumerate(runs, 1):
+        f32, f16, f16m = (row(k, 4096, "float32", "chosen"), row(k, 4096, "float16", "chosen"),
+                          row(k, 4096, "float16", "chosen, f16 math"))
+        top = max((best(k, 4096, "float16", s, ", f16 math") for s in (False, True)), key=lambda r: r["tflop_s"])
+        top = max((top, f16m), key=lambda r: r["tflop_s"])
+        out.append(
+            f"| {i} | {f32['tflop_s']:.1f} | {f16['tflop_s']:.1f} | {f16m['tflop_s']:.1f} | "
+            f"{top['tflop_s']:.1f} ({top['tiles'].replace(', f16 math', '')}) | {top['tflop_s'] / f32['tflop_s']:.2f}× |"
+        )
+    dawn_choices = {c["size"]: c["tiles"] for c in next(r for r in dawn_sg if r.get("case") == "tuning")["choices"]}
+    k3 = runs[2][0]
+    out += [
+        "",
+        "On Dawn in Node (`node bench/matmul.mjs`, TF.js 4.22 in the same process): wgpu 30's WebGPU",
+        "backend does not request WebGPU's `subgroups` feature, so `Engine.create` now asks for it",
+        "where the adapter has it. Before: the build of run 2, whose web engines had no subgroups",
+        "(`h100-dawn-matmul-subgroups-native-only.jsonl`); after: run 3's call",
+        "(`h100-dawn-matmul-subgroups.jsonl`), next to that run's native figures.",
+        "",
+        "| n | Dawn tuned shape | Dawn ms, before | Dawn ms, after | after / native time | TF.js ms | after / TF.js rate |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n in [1024, 2048, 4096]:
+        before, after, tf = dawn(dawn_portable, n), dawn(dawn_sg, n), dawn(dawn_sg, n, "tfjs")
+        native = row(k3, n, "float32", "chosen")
+        out.append(
+            f"| {n} | {dawn_choices.get(n, '-')} | {before['ms']:.3f} | {after['ms']:.3f} | "
+            f"{after['ms'] / native['ms']:.2f}× | {tf['ms']:.3f} | {after['tflop_s'] / tf['tflop_s']:.1f}× |"
+        )
+    worst = max(r["worst_relative_error"] for r in dawn_sg if r.get("case") == "check")
+    pct = [row(k, 4096, "float32", "chosen")["tflop_s"] / t[4096]["tflop_s"] * 100 for k, t in runs]
+    out += [
+        "",
+        f"Dawn's products match a float64 reference within {worst:.1e} (relative) at every size. The native",
+        "matmul tests (`tests/native_matmul.rs`: every shape and input format against float64, random",
+        "and adversarial inputs, batches) pass on the H100 as built here, one process per test: in",
+        "one process the NVIDIA driver refused new instances after a few dozen engines.",
+        "",
+        "Against the targets: f32 at 4096 reaches %.0f–%.0f%% of PyTorch's FP32 rate across the three"
+        % (min(pct), max(pct)),
+        "runs (target 75%%: met in %d of them, %s; 61%% before);"
+        % (sum(round(x) >= 75 for x in pct), ", ".join(f"{x:.0f}%" for x in pct)),
+        "at 1024 tmath takes %.2f–%.2f× PyTorch's time (target 1.3×: met)."
+        % (min(row(k, 1024, "float32", "chosen")["ms"] / t[1024]["ms"] for k, t in runs),
+           max(row(k, 1024, "float32", "chosen")["ms"] / t[1024]["ms"] for k, t in runs)),
+        "float16 inputs now run about as fast as float32 ones, but float16 arithmetic stays at",
+        "1.0–1.1× the f32 rate (target 1.5×: **not met**). On Dawn the subgroup kernels win from 128",
+        "to 2048 in tuning; a product of 1024 takes %.0f%% less time, 2048 and 4096 the same (at 4096"
+        % ((1 - dawn(dawn_sg, 1024)["ms"] / dawn(dawn_portable, 1024)["ms"]) * 100),
+        "Dawn's tuning keeps 8x8x8). Dawn stays within 1.3× of the native time (target met) at",
+        "5–8× TF.js's rate (target 3×: met).",
+        "",
+        "Tried and dropped: two 4-column groups per invocation (`8x8x32-sg`, `16x8x32-sg`, 32 KiB of",
+        "workgroup memory): within the spread of `16x4x32-sg` at every size. Loading the next step's A",
+        "and B into registers during the current one: 10–15% slower at 4096 (the 16-row kernel runs",
+        "short of registers), and with the 16×8 shape float16 inputs fell to 6 TFLOP/s at 2048.",
+        "",
+    ]
     return out
