@@ -1,6 +1,6 @@
 //! tmath: the GPU memory layer for web ML apps, on WebGPU in the browser and wgpu natively.
 //!
-//! * [`Engine`] owns a device, a buffer [pool](pool) and the [counters](stats) of everything done;
+//! * [`Engine`] owns a device, a buffer [pool] and the [counters](stats) of everything done;
 //! * [`Tensor`] is a handle over a pooled buffer with a [`Shape`] and a [`DType`];
 //! * [`Engine::pool`] is the seed's `TensorPool`: `get`, `zeros`, `put`, `stats`, `trim`.
 //!

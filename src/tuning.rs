@@ -16,7 +16,7 @@ use std::sync::Mutex;
 /// The fastest tile shape measured at each product size on one adapter.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MatmulTuning {
-    /// The adapter measured: name, driver and backend (see [`adapter_key`]).
+    /// The adapter measured: name, driver and backend (see `adapter_key`).
     pub adapter: String,
     /// One choice per measured size, smallest first.
     pub choices: Vec<MatmulChoice>,

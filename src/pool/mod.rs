@@ -1,6 +1,7 @@
 //! The buffer pool: the seed's `TensorPool`, keyed by size class and buffer kind instead of exact
-//! shape. [`policy`] decides (and is tested without a GPU); [`Pool`] carries the decisions out on
-//! a `wgpu::Device`. Everything that allocates GPU memory in tmath goes through here.
+//! shape. [`policy`] decides (and is tested without a GPU); the crate's `Pool` carries the
+//! decisions out on a `wgpu::Device`. Everything that allocates GPU memory in tmath goes through
+//! here.
 //!
 //! # Stream-ordered release
 //!
@@ -8,8 +9,8 @@
 //! `release(lease, true)`: it is idle at once for writers recorded after that use (see
 //! [`policy`]'s *Stream order*), so a chain of ops in one task reuses the same few buffers
 //! instead of taking a new one per op. Destroying a buffer the pending commands name would make
-//! the submission invalid, so while a stream is open ([`Pool::stream_opened`]) every buffer the
-//! policy evicts is kept until [`Pool::stream_submitted`], and destroyed then.
+//! the submission invalid, so while a stream is open (`Pool::stream_opened`) every buffer the
+//! policy evicts is kept until `Pool::stream_submitted`, and destroyed then.
 
 pub mod policy;
 

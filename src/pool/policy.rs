@@ -2,8 +2,8 @@
 //! least-recently-used eviction. Plain data in, decisions out; no GPU anywhere, so every rule
 //! here is unit-tested without an adapter (see `tests` below and `tests/pool_policy.rs`).
 //!
-//! The GPU side ([`super::Pool`]) asks [`PoolPolicy::acquire`] what to do for a request, creates or
-//! reuses the buffer it names, and destroys whatever [`PoolPolicy::release`] and
+//! The GPU side (the crate's `Pool`) asks [`PoolPolicy::acquire`] what to do for a request,
+//! creates or reuses the buffer it names, and destroys whatever [`PoolPolicy::release`] and
 //! [`PoolPolicy::trim`] hand back.
 //!
 //! # Size classes
@@ -46,7 +46,7 @@
 //!
 //! [`PoolPolicy::stream_submitted`] settles every in-stream buffer once the pending commands are
 //! submitted. The policy never destroys anything itself: the caller must keep an evicted
-//! in-stream buffer alive until the submission (see [`super::Pool`]).
+//! in-stream buffer alive until the submission (see the crate's `Pool`).
 //!
 //! # Caps, budget and eviction
 //!
