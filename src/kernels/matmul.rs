@@ -31,8 +31,10 @@ use std::fmt::Write;
 /// `8·rows × 128` outputs. Only B's slice goes through workgroup memory (`32 · 128 · 4` =
 /// 16 KiB): each invocation loads one element of A per row and k step from global memory, and
 /// the others of its row take it from its registers with `subgroupBroadcast`, which on an H100
-/// beats reading A from workgroup memory. The tuner measures them with the portable shapes;
-/// products they cannot take run the fastest portable shape measured (or the default).
+/// beats reading A from workgroup memory. The tuner measures them with the portable shapes on
+/// GPUs; products they cannot take run the fastest portable shape measured (or the default).
+/// CPU devices gain nothing from them, and SwiftShader takes minutes and gigabytes to compile
+/// `16x4x32-sg` (`4x4x32-sg` and `8x4x32-sg` about a second): do not fix that shape there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MatmulTiles {
     /// Output rows per invocation: 4 or 8 (the subgroup kernel: 4, 8 or 16).
