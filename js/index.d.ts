@@ -57,8 +57,9 @@ export interface EngineOptions {
 
 /**
  * Matmul tile shapes: output rows × columns per invocation × k per step. `-sg`: the subgroup
- * kernels, for adapters with subgroup operations (wgpu's WebGPU backend does not request them
- * yet, so in a browser they fall back to a portable shape).
+ * kernels, for devices with WebGPU's `subgroups` feature (`Engine.create` asks for it where the
+ * adapter has it); elsewhere, and for bfloat16 inputs or n not a multiple of 4, a portable shape
+ * runs instead.
  */
 export type MatmulTiles = '4x4x16' | '4x4x32' | '8x4x16' | '4x8x16' | '8x8x8' | '8x8x16' | '4x8x32' | '4x4x32-sg' | '8x4x32-sg' | '16x4x32-sg';
 
