@@ -131,8 +131,10 @@ export const scenarios = {
         t.dispose();
       }
       const h = await engine.toDeviceStream(streamOf(pieces(raw, [1001])), [n], { dtype: 'float32', precision: 'float16' });
-      expectEqual([h.dtype, (await engine.cast(h, 'float32').toHost())[2]], ['float16', -1498], 'precision on the GPU (round to nearest even)');
+      const widened = engine.cast(h, 'float32');
+      expectEqual([h.dtype, (await widened.toHost())[2]], ['float16', -1498], 'precision on the GPU (round to nearest even)');
       h.dispose();
+      widened.dispose();
       const ids = new BigInt64Array([1n, -2n, 3n, 2000000000n, -5n]);
       const i = await engine.toDeviceStream(pieces(new Uint8Array(ids.buffer), [3, 5]), [5], { dtype: 'int64' });
       expectEqual([i.dtype, Array.from(await i.toHost())], ['int32', [1, -2, 3, 2000000000, -5]], 'int64 as int32');
