@@ -235,7 +235,7 @@ export declare class Engine {
   ledger(): Transfer[];
   flush(): void;
   synchronize(): Promise<void>;
-  /** Measure the matmul tile shapes and use the fastest per size (about a second on a GPU). */
+  /** Measure the matmul tile shapes and use the fastest per size (two to four seconds on an H100). */
   tuneMatmul(): Promise<MatmulTuning>;
   /** The tuning in use, or null for the defaults. */
   readonly matmulTuning: MatmulTuning | null;

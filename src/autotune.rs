@@ -25,12 +25,13 @@ const TIMING_MS: f64 = 15.0;
 const SLOW_PRODUCT_MS: f64 = 40.0;
 
 impl Engine {
-    /// Measure every tile shape the device can run on float32 products of several square sizes,
-    /// keep the fastest per size for this adapter (every engine on it in this process uses them
-    /// from then on, unless [`EngineConfig::matmul_tiles`](crate::EngineConfig::matmul_tiles)
-    /// fixes one), and return them, for an app to store and give back with
-    /// [`Engine::set_matmul_tuning`] on a later run. Takes about a second on a GPU, a few on a
-    /// CPU device; it submits and waits, so call it while nothing else is pending.
+    /// Measure every tile shape the device can run (the subgroup kernels on GPUs with subgroup
+    /// operations) on float32 products of several square sizes, keep the fastest per size for
+    /// this adapter (every engine on it in this process uses them from then on, unless
+    /// [`EngineConfig::matmul_tiles`](crate::EngineConfig::matmul_tiles) fixes one), and return
+    /// them, for an app to store and give back with [`Engine::set_matmul_tuning`] on a later run.
+    /// Takes two to four seconds on an H100, a few on a CPU device; it submits and waits, so call
+    /// it while nothing else is pending.
     pub async fn tune_matmul(&self) -> Result<MatmulTuning> {
         let report = &self.shared.gpu.report;
         let shapes = tuning::candidates(
