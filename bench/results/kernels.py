@@ -128,6 +128,12 @@ def subgroups():
         t = {r["n"]: r for r in lines(f"h100-torch-kernels-subgroups-{i}.jsonl") if r.get("case") == "matmul_f32_no_tf32"}
         runs.append((k, t))
     dawn_sg = lines("h100-dawn-matmul-subgroups.jsonl")
+    second = [r for r in lines("h100-kernels-second-engine.jsonl") if r["suite"] == "kernels"]
+
+    def se(tiles):
+        return next(r["ms"] for r in second if r["case"] == "matmul" and r["n"] == 4096
+                    and r["dtype"] == "float32" and r["tiles"] == tiles)
+
     dawn_portable = lines("h100-dawn-matmul-subgroups-native-only.jsonl")
 
     def row(k, n, dtype, tiles, case="matmul"):
@@ -229,6 +235,18 @@ def subgroups():
         % ((1 - dawn(dawn_sg, 1024)["ms"] / dawn(dawn_portable, 1024)["ms"]) * 100),
         "Dawn's tuning keeps 8x8x8). Dawn stays within 1.3× of the native time (target met) at",
         "5–8× TF.js's rate (target 3×: met).",
+        "",
+        "A second engine over one device (`h100-kernels-second-engine.jsonl`, a later call of the",
+        "same kernels with two more rows): at 4096 the first engine takes %.2f ms per product, a"
+        % se("chosen"),
+        "second engine over its device %.2f ms, an engine of its own device %.2f ms, and the first"
+        % (se("chosen, second engine"), se("chosen, own device")),
+        "engine again, once the second is gone, %.2f ms (%.2f ms with 8 products per wait). So the"
+        % (se("chosen, again after a second engine"), se("chosen, again, 8 per wait")),
+        "second engine is slow, not the device. In a scratch build (not kept), the first engine's",
+        "products were slow too (5.7–5.9 ms) once its pool had been trimmed and its outputs were",
+        "buffers made anew: where new 64 MiB buffers land on the device seems to decide, not which",
+        "engine runs the kernel. Not solved; at 2048 and below the three agree within the spread.",
         "",
         "Tried and dropped: two 4-column groups per invocation (`8x8x32-sg`, `16x8x32-sg`, 32 KiB of",
         "workgroup memory): within the spread of `16x4x32-sg` at every size. Loading the next step's A",

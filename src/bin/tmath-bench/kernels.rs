@@ -140,6 +140,19 @@ fn matmul_shapes(out: &mut Report, engine: &Engine, gpu: bool) {
                     record(label.into(), dtype, ms, false);
                 }
                 drop((second, own));
+                // The first engine again, its operands as before: whether what the second engine
+                // costs stays with the device once that engine is gone.
+                warm_up(engine, if gpu { 0.3 } else { 0.02 });
+                let ms = product_ms(engine, &a, &b, batch, reps, false, DType::F32);
+                record(
+                    "chosen, again after a second engine".into(),
+                    dtype,
+                    ms,
+                    false,
+                );
+                // As many products per wait as the second engine's cost needs to fade.
+                let ms = product_ms(engine, &a, &b, 8, reps, false, DType::F32);
+                record("chosen, again, 8 per wait".into(), dtype, ms, false);
             }
             // Every shape, fixed on an engine of its own device: float32, and float16 inputs
             // with float16 arithmetic.
