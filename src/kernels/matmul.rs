@@ -536,11 +536,12 @@ fn main(
             format!("load_a(a_base, row0 + {g}u, {at})")
         }
     };
-    // Products of carrier g's value `x` with B's `bv`, into the row sums.
+    // Products of carrier g's value, as the subgroup operation `x` delivers it (once, also when
+    // it carries two rows), with B's `bv`, into the row sums.
     let multiply = |g: u32, x: &str| {
         if half {
             format!(
-                "part{r0} += {x}.x * bv; part{r1} += {x}.y * bv;",
+                "{{ let x = {x}; part{r0} += x.x * bv; part{r1} += x.y * bv; }}",
                 r0 = 2 * g,
                 r1 = 2 * g + 1
             )
