@@ -286,13 +286,6 @@ function adapterInfoOf(info) {
   };
 }
 
-/**
- * Run `make` (the synchronous wasm call in which wgpu makes its instance) while the global
- * object looks as wgpu's WebGPU backend requires: a `Window` or worker scope whose
- * `navigator.gpu` is `gpu`. In a browser with the default GPU this changes nothing; in Node and
- * Deno, or for a `gpu` option, the globals are set for that call only and restored in `finally`
- * (no await in between, so no other code sees them).
- */
 // wgpu 30's WebGPU backend does not know WebGPU's `subgroups` feature and leaves it out of the
 // device it requests; tmath's subgroup matmul kernels need it. This GPU hands wgpu adapters that
 // add it to the device's features where the adapter has it (wgpu reads only these members).
@@ -318,6 +311,13 @@ function askingForSubgroups(gpu) {
   };
 }
 
+/**
+ * Run `make` (the synchronous wasm call in which wgpu makes its instance) while the global
+ * object looks as wgpu's WebGPU backend requires: a `Window` or worker scope whose
+ * `navigator.gpu` is `gpu`. In a browser with the default GPU this changes nothing; in Node and
+ * Deno, or for a `gpu` option, the globals are set for that call only and restored in `finally`
+ * (no await in between, so no other code sees them).
+ */
 function withGpu(gpu, make) {
   const g = globalThis;
   const undo = [];
@@ -902,8 +902,9 @@ export class Engine {
   /**
    * Measure every matmul tile shape this device runs on float32 products of several sizes and
    * use the fastest per size from now on (every engine on this adapter in this page or worker
-   * does). Resolves to `{ adapter, choices: [{ size, tiles, ms, portable? }] }`: store it (it is plain JSON)
-   * and give it to `setMatmulTuning` on a later visit to skip measuring. Two to four seconds on an H100.
+   * does). Resolves to `{ adapter, choices: [{ size, tiles, ms, portable? }] }`: store it (it is
+   * plain JSON) and give it to `setMatmulTuning` on a later visit to skip measuring. Two to four
+   * seconds on an H100.
    */
   tuneMatmul() {
     try { return call(() => this.#inner.tuneMatmul()); } catch (e) { return Promise.reject(e); }
