@@ -29,12 +29,12 @@
 use crate::config::EngineConfig;
 use crate::error::Result;
 use crate::gpu::Gpu;
+use crate::hashing::{FastMap, FastSet};
 use crate::kernels::{Kernel, Pipelines, UNIFORM_SLOT};
 use crate::ledger::Ledger;
 use crate::plan::HostWrite;
 use crate::pool::{BufferKind, Lease, Pool, WriteOrder};
 use crate::stats::Counters;
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 type ComputePass = wgpu::ComputePass<'static>;
@@ -62,7 +62,7 @@ pub(crate) struct State {
     pass_kernel: Option<Kernel>,
     /// Buffers the pending encoder uses. A host write into one of them must be ordered into the
     /// stream (or submitted after it).
-    pending: HashSet<wgpu::Buffer>,
+    pending: FastSet<wgpu::Buffer>,
     /// Queue writes waiting for the next submission, which `flush` then makes even with no
     /// commands (see [`crate::platform::QUEUE_WRITES_WAIT_FOR_SUBMIT`]).
     pub writes_pending: bool,
@@ -74,7 +74,7 @@ pub(crate) struct State {
     params: Vec<u8>,
     /// Each distinct params value of this submission and the offset of its slot: ops with
     /// equal params share one slot, so their bind groups repeat with their buffers.
-    param_slots: HashMap<Vec<u8>, u32>,
+    param_slots: FastMap<Vec<u8>, u32>,
     /// The uniform buffer they go to at the next submission.
     params_lease: Option<Lease>,
     /// Write-staging chunks of this submission and the next free byte in the last one.
@@ -110,13 +110,13 @@ impl State {
             encoder: None,
             pass: None,
             pass_kernel: None,
-            pending: HashSet::new(),
+            pending: FastSet::default(),
             writes_pending: false,
             counters: Counters::default(),
             ledger,
             pipelines: Pipelines::default(),
             params: Vec::new(),
-            param_slots: HashMap::new(),
+            param_slots: FastMap::default(),
             params_lease: None,
             staging: Vec::new(),
             staging_cursor: 0,

@@ -33,6 +33,7 @@ pub mod dtype;
 mod engine;
 pub mod error;
 mod gpu;
+mod hashing;
 mod kernels;
 mod ledger;
 pub mod ops;

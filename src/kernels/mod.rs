@@ -5,7 +5,7 @@
 //! with equal params share a slot.
 
 use crate::dtype::DType;
-use std::collections::HashMap;
+use crate::hashing::FastMap;
 
 pub(crate) mod matmul;
 pub(crate) use matmul::MatmulInput;
@@ -201,9 +201,9 @@ pub(crate) const WORKGROUP: u32 = 256;
 /// Built pipelines by kernel, and bind groups by the buffers they bind.
 #[derive(Default)]
 pub(crate) struct Pipelines {
-    built: HashMap<Kernel, wgpu::ComputePipeline>,
+    built: FastMap<Kernel, wgpu::ComputePipeline>,
     ops_layout: Option<(wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
-    bind_groups: HashMap<BindKey, wgpu::BindGroup>,
+    bind_groups: FastMap<BindKey, wgpu::BindGroup>,
     /// Bind groups created so far (cache misses).
     pub bind_groups_created: u64,
 }

@@ -17,8 +17,8 @@ pub mod policy;
 pub use policy::{BufferId, BufferKind, PoolConfig, PoolPolicy, PoolStats, SizeClass, WriteOrder};
 
 use crate::error::{Error, Result};
+use crate::hashing::FastMap;
 use policy::{Acquire, PolicyError};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -52,7 +52,7 @@ struct Made {
 /// GPU buffers by size class and kind, with the policy's caps, budget and eviction applied.
 pub(crate) struct Pool {
     policy: PoolPolicy,
-    buffers: HashMap<BufferId, Made>,
+    buffers: FastMap<BufferId, Made>,
     /// Whether pending commands exist (buffers they name must outlive their submission).
     stream_open: bool,
     /// Buffers evicted while the stream was open, destroyed at the next submission.
@@ -63,7 +63,7 @@ impl Pool {
     pub fn new(config: PoolConfig) -> Pool {
         Pool {
             policy: PoolPolicy::new(config),
-            buffers: HashMap::new(),
+            buffers: FastMap::default(),
             stream_open: false,
             doomed: Vec::new(),
         }

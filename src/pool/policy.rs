@@ -54,7 +54,8 @@
 //! bytes stay within `budget_bytes`; otherwise the least recently returned idle buffers (of any
 //! class) are evicted first. A buffer larger than the whole budget is destroyed when returned.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use crate::hashing::{FastMap, FastSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// What a pooled buffer is for; buffers of different kinds never serve each other.
@@ -309,14 +310,14 @@ pub struct PoolPolicy {
     free: BTreeMap<ListKey, Vec<(u64, BufferId)>>,
     /// All idle buffers by the time they were returned: eviction order.
     lru: BTreeMap<u64, BufferId>,
-    idle: HashMap<BufferId, Idle>,
-    in_use: HashMap<BufferId, ListKey>,
+    idle: FastMap<BufferId, Idle>,
+    in_use: FastMap<BufferId, ListKey>,
     /// Idle buffers evicted by `acquire` to stay within the memory limit, for the caller to
     /// destroy (see [`PoolPolicy::take_evicted`]).
     evicted: Vec<BufferId>,
     /// Buffers returned with [`PoolPolicy::release_in_stream`] since the last submission (idle,
     /// or handed out again to an in-stream writer).
-    stream: HashSet<BufferId>,
+    stream: FastSet<BufferId>,
     stats: PoolStats,
 }
 
@@ -333,10 +334,10 @@ impl PoolPolicy {
             tick: 0,
             free: BTreeMap::new(),
             lru: BTreeMap::new(),
-            idle: HashMap::new(),
-            in_use: HashMap::new(),
+            idle: FastMap::default(),
+            in_use: FastMap::default(),
             evicted: Vec::new(),
-            stream: HashSet::new(),
+            stream: FastSet::default(),
             stats,
         }
     }
