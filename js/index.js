@@ -195,6 +195,17 @@ function cleanShape(shape) {
 }
 
 /**
+ * `pool.get` and `pool.zeros`' shape: an array only, its dimensions as numbers. wasm takes it
+ * as a list of float64s copied in one step, with no call back into JS per dimension.
+ */
+function poolShape(shape) {
+  if (!isArray(shape)) {
+    throw inputError('InvalidShape', `invalid shape: expected an array of dimensions like [2, 3], got ${describe(shape)}`);
+  }
+  return cleanShape(shape);
+}
+
+/**
  * Options as a null-prototype object of own properties only (a polluted Object.prototype changes
  * nothing); unknown keys and throwing getters or traps are InvalidArgument.
  */
@@ -793,9 +804,9 @@ export class Pool {
   get #engine() { return this.#current(); }
 
   /** A tensor on a pooled buffer; contents unspecified (a reused buffer keeps old data). */
-  get(shape, dtype) { return wrap(call(() => this.#engine.poolGet(cleanShape(shape), cleanDtype(dtype)))); }
+  get(shape, dtype) { return wrap(call(() => this.#engine.poolGet(poolShape(shape), cleanDtype(dtype)))); }
   /** A tensor on a pooled buffer, cleared to zero on the GPU. */
-  zeros(shape, dtype) { return wrap(call(() => this.#engine.poolZeros(cleanShape(shape), cleanDtype(dtype)))); }
+  zeros(shape, dtype) { return wrap(call(() => this.#engine.poolZeros(poolShape(shape), cleanDtype(dtype)))); }
   /** Return a tensor's buffer to the pool (the tensor is disposed). */
   put(tensor) {
     const inner = wasmTensorOf(tensor, 'pool.put');

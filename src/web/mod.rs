@@ -516,16 +516,17 @@ impl WasmEngine {
             .map_err(to_js_error)
     }
 
-    /// `pool.get(shape, dtype?)`.
+    /// `pool.get(shape, dtype?)`: `shape` as `js/index.js` checked it (an array, numbers or NaN),
+    /// copied in as float64s in one step.
     #[wasm_bindgen(js_name = poolGet)]
-    pub fn pool_get(&self, shape: JsValue, dtype: JsValue) -> JsResult<WasmTensor> {
-        self.make(shape, dtype, false)
+    pub fn pool_get(&self, shape: Vec<f64>, dtype: JsValue) -> JsResult<WasmTensor> {
+        self.make(&shape, dtype, false)
     }
 
-    /// `pool.zeros(shape, dtype?)`.
+    /// `pool.zeros(shape, dtype?)`, `shape` as for `poolGet`.
     #[wasm_bindgen(js_name = poolZeros)]
-    pub fn pool_zeros(&self, shape: JsValue, dtype: JsValue) -> JsResult<WasmTensor> {
-        self.make(shape, dtype, true)
+    pub fn pool_zeros(&self, shape: Vec<f64>, dtype: JsValue) -> JsResult<WasmTensor> {
+        self.make(&shape, dtype, true)
     }
 
     /// `pool.put(tensor)`.
@@ -551,8 +552,8 @@ impl WasmEngine {
         Ok(self.engine.pool().trim(target) as f64)
     }
 
-    fn make(&self, shape: JsValue, dtype: JsValue, zeros: bool) -> JsResult<WasmTensor> {
-        let shape = shape_arg(&shape).map_err(to_js_error)?;
+    fn make(&self, shape: &[f64], dtype: JsValue, zeros: bool) -> JsResult<WasmTensor> {
+        let shape = Shape::from_f64(shape).map_err(to_js_error)?;
         let dtype = if dtype.is_undefined() || dtype.is_null() {
             None
         } else {
