@@ -29,7 +29,8 @@ pub enum Error {
     DeviceMismatch { reason: String },
     /// The GPU device was lost; create a new engine (or recover) to go on.
     DeviceLost { reason: String },
-    /// The device could not allocate memory, even after the pool freed its idle buffers.
+    /// The device could not allocate memory, even after the pool freed its idle buffers (or, for
+    /// a readback into a new `Vec`, the host allocator refused it).
     OutOfMemory { bytes: u64, reason: String },
     /// No GPU adapter was found.
     NoAdapter { reason: String },
@@ -105,7 +106,7 @@ impl fmt::Display for Error {
             ),
             Error::OutOfMemory { bytes, reason } => write!(
                 f,
-                "out of GPU memory allocating {bytes} bytes ({reason}); dispose tensors you no longer need or lower the pool budget"
+                "out of memory allocating {bytes} bytes ({reason}); dispose tensors you no longer need or lower the pool budget"
             ),
             Error::NoAdapter { reason } => write!(f, "no GPU adapter: {reason}"),
             Error::InvalidArgument { name, reason } => {

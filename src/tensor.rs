@@ -250,7 +250,13 @@ pub(crate) async fn read_back_as<T: bytemuck::Pod>(tensor: &Tensor) -> Result<Ve
         requested: tensor.byte_len(),
         limit: usize::MAX as u64,
     })?;
-    let mut out = vec![T::zeroed(); len / std::mem::size_of::<T>()];
+    // Zeroed by the allocator (fresh pages, not written here), for every element type: `vec!`
+    // does that only for the primitives it knows, and would write a float16 result twice.
+    let mut out = bytemuck::allocation::try_zeroed_vec::<T>(len / std::mem::size_of::<T>())
+        .map_err(|()| Error::OutOfMemory {
+            bytes: len as u64,
+            reason: "host memory: the allocator refused the readback's new Vec; read into a slice the caller holds instead".into(),
+        })?;
     read_into_bytes(tensor, bytemuck::cast_slice_mut(&mut out)).await?;
     Ok(out)
 }
