@@ -3,7 +3,8 @@ device-to-device copy bandwidth (bytes read + written), host-to-device and devic
 bandwidth (pinned and pageable), and FP32 matmul with TF32 off. One JSON object per line, each
 with "suite": "torch_reference". Usage: python3 bench/torch_reference.py [kernels]
 With "kernels": only what `tmath-bench kernels` compares with (matmul, a 256 MiB copy, add,
-mul and casts on 64M elements)."""
+mul and casts on 64M elements, and the non-tensor FMA peak in CUDA, float32 against packed
+float16, through cupy where it is installed)."""
 import json
 import sys
 import time
@@ -66,9 +67,58 @@ def kernels():
         emit(case="bandwidth", op=name, elements=n, gb_s=moved / s / 1e9)
 
 
+FMA_PEAK_CUDA = r"""
+#include <cuda_fp16.h>
+// 16 independent chains of fused multiply-adds per thread, as tmath-bench's WGSL peak kernel.
+extern "C" __global__ void fma_f32(float* out, int iters) {
+  float m = 0.999f, c = (threadIdx.x & 7) * 0.0001f, a[16];
+  for (int i = 0; i < 16; i++) a[i] = i * 0.01f;
+  for (int it = 0; it < iters; it++)
+    #pragma unroll
+    for (int r = 0; r < 64; r++) a[r % 16] = fmaf(a[r % 16], m, c);
+  float t = 0; for (int i = 0; i < 16; i++) t += a[i];
+  out[blockIdx.x * blockDim.x + threadIdx.x] = t;
+}
+// The same with __half2: two float16 multiply-adds per instruction (HFMA2).
+extern "C" __global__ void fma_f16x2(float* out, int iters) {
+  __half2 m = __float2half2_rn(0.999f), c = __float2half2_rn((threadIdx.x & 7) * 0.0001f), a[16];
+  for (int i = 0; i < 16; i++) a[i] = __float2half2_rn(i * 0.01f);
+  for (int it = 0; it < iters; it++)
+    #pragma unroll
+    for (int r = 0; r < 64; r++) a[r % 16] = __hfma2(a[r % 16], m, c);
+  float t = 0; for (int i = 0; i < 16; i++) t += __low2float(a[i]) + __high2float(a[i]);
+  out[blockIdx.x * blockDim.x + threadIdx.x] = t;
+}
+"""
+
+
+def fma_peak():
+    """The GPU's non-tensor FMA rate in CUDA: float32, and float16 packed in pairs (the most a
+    WGSL kernel could get from float16 arithmetic, which has no tensor cores)."""
+    try:
+        import cupy
+    except ImportError:
+        emit(case="fma_peak", skipped="cupy is not installed")
+        return
+    module = cupy.RawModule(code=FMA_PEAK_CUDA)
+    threads, iters = 1 << 20, 4096
+    out = cupy.empty(threads, dtype=cupy.float32)
+    warm_up()
+    rates = {}
+    for name, lanes in [("fma_f32", 1), ("fma_f16x2", 2)]:
+        kernel = module.get_function(name)
+        run = lambda: kernel((threads // 256,), (256,), (out, cupy.int32(iters)))
+        s = timed(run, 5)
+        rates[name] = threads * iters * 64 * lanes * 2 / s / 1e12
+    emit(case="fma_peak", dtype="float32", tflop_s=rates["fma_f32"], of_f32=1.0)
+    emit(case="fma_peak", dtype="float16", tflop_s=rates["fma_f16x2"],
+         of_f32=rates["fma_f16x2"] / rates["fma_f32"])
+
+
 def main():
     emit(case="device", name=torch.cuda.get_device_name(0), torch=torch.__version__)
     if "kernels" in sys.argv[1:]:
+        fma_peak()
         kernels()
         return
     for size in [4 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20, 256 << 20, 1 << 30]:

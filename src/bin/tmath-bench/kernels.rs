@@ -1,6 +1,7 @@
-//! The kernels against the hardware: every matmul tile shape and the tuner's choice, 16-bit
-//! inputs, and the bandwidth of elementwise ops and casts (16 bytes per invocation, and one
-//! element or word per invocation on a length one short of it) against a same-size buffer copy.
+//! The kernels against the hardware: the arithmetic peak (`peak.rs`), every matmul tile shape
+//! and the tuner's choice, 16-bit inputs, and the bandwidth of elementwise ops and casts
+//! (16 bytes per invocation, and one element or word per invocation on a length one short of
+//! it) against a same-size buffer copy.
 
 use crate::measure::*;
 use crate::report::{Report, Value};
@@ -21,6 +22,7 @@ pub(crate) fn kernels_suite(out: &mut Report) {
     let engine = Engine::new_blocking(config()).expect("adapter");
     let gpu = engine.adapter().device_type != tmath::DeviceKind::Cpu;
     warm_up(&engine, if gpu { 1.0 } else { 0.1 });
+    crate::peak::fma_peaks(out, &engine, gpu);
     tuning(out, &engine);
     matmul_shapes(out, &engine, gpu);
     bandwidth(out, &engine, gpu);
