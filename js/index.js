@@ -670,6 +670,10 @@ async function* byteChunks(source, signal) {
  * promise of the writes so far and waits for the one asked 4 steps before: at most about 40 MiB
  * unfinished, and the promise awaited is old enough to have settled while the queue was kept
  * busy (Dawn in Node settles them only when it polls, so waiting for the latest one stalls).
+ * Each step also submits nothing: Dawn holds queue writes until the next submission or poll, and
+ * an empty submission sends them now, so the GPU copies while the source reads on and their
+ * staging is freed sooner (the 1.1 GiB load on the H100: 8-10 MiB of host memory instead of
+ * 52-60, in the same time). It carries no command buffer, so tmath's `submits` count skips it.
  */
 class Pacer {
   static STEP = 8 << 20;
@@ -682,6 +686,7 @@ class Pacer {
     this.#bytes += n;
     if (this.#bytes < Pacer.STEP) return;
     this.#bytes = 0;
+    this.#queue.submit([]);
     this.#pending.push(this.#queue.onSubmittedWorkDone());
     if (this.#pending.length > Pacer.DEPTH) await this.#pending.shift();
   }
