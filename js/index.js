@@ -673,7 +673,7 @@ async function* byteChunks(source, signal) {
  * Each step also submits nothing: Dawn holds queue writes until the next submission or poll, and
  * an empty submission sends them now, so the GPU copies while the source reads on and their
  * staging is freed sooner (the 1.1 GiB load on the H100: 8-10 MiB of host memory instead of
- * 52-60, in the same time). It carries no command buffer, so tmath's `submits` count skips it.
+ * 48-60, in the same time). It carries no command buffer, so tmath's `submits` count skips it.
  */
 class Pacer {
   static STEP = 8 << 20;
