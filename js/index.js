@@ -467,15 +467,26 @@ function foreignHostData(input) {
     ? { data: input.data, shape: input.dims } : undefined));
 }
 // The Tensor brand: its private field (`Object.create(Tensor.prototype)` and look-alikes have
-// none). Set by Tensor's static block.
+// none). Set by Tensor's static block: the wasm half (null once disposed through the Tensor),
+// and the step that frees that half when the tensor is disposed.
 let innerOfTensor;
+let releaseTensor;
+
+/** Names of the dtype codes in a disposed tensor's metadata (`WasmTensor::meta` in Rust). */
+const DTYPE_NAMES = ['float32', 'float16', 'bfloat16', 'int32'];
 
 function wasmTensorOf(tensor, method) {
   const inner = innerOfTensor(tensor);
   if (inner === undefined) {
     throw tmathError('InvalidArgument', `${method} expects a tmath Tensor, got ${describe(tensor)}`);
   }
+  if (inner === null) throw disposedError(tensor);
   return inner;
+}
+
+/** Rust's `Disposed` error, for a tensor whose wasm half is already freed. */
+function disposedError(tensor) {
+  return tmathError('Disposed', `tensor [${tensor.shape.join(', ')}] ${tensor.dtype} was disposed (returned to the pool) and cannot be used any more`);
 }
 
 function isTensor(value) {
@@ -518,7 +529,7 @@ function hostOutput(out, dtype, byteLength) {
 }
 
 /** `tensor.read()`: chunks from wasm's `readChunks`, at most one waiting for the consumer. */
-async function* readChunks(inner, chunkBytes) {
+async function* readChunks(live, chunkBytes) {
   const ready = [];
   let wake = null; // the consumer waiting for a chunk
   let resume = null; // the producer waiting for the consumer
@@ -526,7 +537,7 @@ async function* readChunks(inner, chunkBytes) {
   let finished = false;
   let failure;
   const signal = () => { const w = wake; wake = null; w?.(); };
-  const done = call(() => inner.readChunks(chunkBytes, (chunk) => {
+  const done = call(() => live().readChunks(chunkBytes, (chunk) => {
     ready.push(chunk);
     signal();
     if (stopped) return false;
@@ -733,12 +744,19 @@ class ByteReader {
  * throw a `Disposed` TmathError (shape, dtype and byteLength stay readable).
  */
 export class Tensor {
+  // The wasm half. Disposed through this object, it is freed at once and set to null: left to
+  // the garbage collector's finalizer, every disposed tensor held wasm memory and a
+  // FinalizationRegistry entry until a later task, and a long task of small ops slowed down as
+  // they piled up (in Node on Dawn, pool get+put went from 1 µs to 10-20 µs past 300,000 of
+  // them in one task).
   #inner;
   // Shape, dtype and byte length never change: asked from wasm once, when first read (an op
-  // in a chain makes a Tensor without crossing into wasm for them).
+  // in a chain makes a Tensor without crossing into wasm for them); once the wasm half is
+  // freed, from `#meta` ([dtype code, byte length, ...dims], handed over at dispose).
   #shape;
   #dtype;
   #byteLength;
+  #meta;
 
   constructor(token, inner) {
     if (token !== CONSTRUCT) {
@@ -749,37 +767,56 @@ export class Tensor {
 
   static {
     innerOfTensor = (value) => (typeof value === 'object' && value !== null && #inner in value ? value.#inner : undefined);
+    releaseTensor = (tensor, meta) => tensor.#release(meta);
+  }
+
+  /** The wasm half was disposed (`meta` is what it reported): free it now. */
+  #release(meta) {
+    const inner = this.#inner;
+    this.#inner = null;
+    this.#meta = meta;
+    inner.free();
+  }
+
+  /** The wasm half, or `Disposed` once it was freed. */
+  #live() {
+    if (this.#inner === null) throw disposedError(this);
+    return this.#inner;
   }
 
   /** Dimensions, e.g. `[2, 3]` (frozen). */
-  get shape() { return (this.#shape ??= Object.freeze(Array.from(this.#inner.shape()))); }
+  get shape() {
+    return (this.#shape ??= Object.freeze(Array.from(this.#inner === null ? this.#meta.subarray(2) : this.#inner.shape())));
+  }
   /** Canonical dtype name: 'float32', 'float16', 'bfloat16' or 'int32'. */
-  get dtype() { return (this.#dtype ??= this.#inner.dtype()); }
+  get dtype() { return (this.#dtype ??= this.#inner === null ? DTYPE_NAMES[this.#meta[0]] : this.#inner.dtype()); }
   /** Bytes of tensor data (16-bit dtypes packed, two bytes per element). */
-  get byteLength() { return (this.#byteLength ??= this.#inner.byteLength()); }
+  get byteLength() { return (this.#byteLength ??= this.#inner === null ? this.#meta[1] : this.#inner.byteLength()); }
   /** The GPUBuffer holding the data (pending tmath work is submitted first). It may be larger than byteLength. */
-  get gpuBuffer() { return call(() => this.#inner.gpuBuffer()); }
+  get gpuBuffer() { return call(() => this.#live().gpuBuffer()); }
   /** Whether dispose() was called. */
-  get disposed() { return this.#inner.disposed(); }
+  get disposed() { return this.#inner === null || this.#inner.disposed(); }
   /** Return the buffer to the pool. A second dispose() throws `Disposed`. */
   dispose() {
+    let meta;
     try {
-      this.#inner.dispose();
+      meta = this.#live().dispose();
     } catch (e) {
       throw callError(e);
     }
+    this.#release(meta);
   }
   /** `using t = engine.toDevice(...)`: disposes at the end of the block (quietly if already disposed). */
-  [DISPOSE]() { call(() => { if (!this.#inner.disposed()) this.#inner.dispose(); }); }
+  [DISPOSE]() { if (!this.disposed) this.dispose(); }
   /**
    * Read the data back: Float32Array, Int32Array, Float16Array where the browser has it (else a
    * Uint16Array of float16 bits), or a Uint16Array of bfloat16 bits.
    */
   toHost(out) {
     try {
-      if (out === undefined) return call(() => this.#inner.toHost());
+      if (out === undefined) return call(() => this.#live().toHost());
       const bytes = hostOutput(out, this.dtype, this.byteLength);
-      return call(() => this.#inner.toHostInto(bytes)).then(() => out);
+      return call(() => this.#live().toHostInto(bytes)).then(() => out);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -792,7 +829,7 @@ export class Tensor {
    */
   read(options) {
     const { chunkBytes } = readOptions(options, ['chunkBytes']);
-    return readChunks(this.#inner, chunkBytes);
+    return readChunks(() => this.#live(), chunkBytes);
   }
   toString() { return `Tensor(${this.dtype}, [${this.shape.join(', ')}])`; }
 }
@@ -815,7 +852,7 @@ export class Pool {
   /** Return a tensor's buffer to the pool (the tensor is disposed). */
   put(tensor) {
     const inner = wasmTensorOf(tensor, 'pool.put');
-    call(() => this.#engine.poolPut(inner));
+    releaseTensor(tensor, call(() => this.#engine.poolPut(inner)));
   }
   /** hits, misses, buffersCreated, bytesInUse, bytesCached, peakBytesInUse, budgetBytes, evictions, … */
   stats() { return call(() => this.#engine.poolStats()); }
@@ -1010,6 +1047,7 @@ export class Engine {
 
   /** For tmath's own tests only: a Rust panic while the engine's lock is held, as a bug would. */
   [Symbol.for('tmath.abortForTests')]() { return call(() => this.#inner.abortForTests()); }
+  [Symbol.for('tmath.liveTensorObjectsForTests')]() { return this.#inner.liveTensorObjectsForTests(); }
 
   /**
    * Free every pooled buffer and destroy the GPU device, unless the app made it

@@ -385,6 +385,13 @@ impl WasmEngine {
         Ok(())
     }
 
+    /// For tmath's own tests (`engine[Symbol.for('tmath.liveTensorObjectsForTests')]()`): the
+    /// `WasmTensor`s of this module not yet freed, every engine's together.
+    #[wasm_bindgen(js_name = liveTensorObjectsForTests)]
+    pub fn live_tensor_objects_for_tests(&self) -> f64 {
+        LIVE_TENSOR_OBJECTS.with(|n| n.get()) as f64
+    }
+
     /// For tmath's own tests of the abort path (`engine[Symbol.for('tmath.abortForTests')]()`):
     /// a panic while the engine's lock is held, the worst case a bug could cause.
     #[wasm_bindgen(js_name = abortForTests)]
@@ -434,7 +441,7 @@ impl WasmEngine {
             .engine
             .prepare_tensor(&tensor.tensor, precision)
             .map_err(to_js_error)?;
-        Ok((!prepared.same_as(&tensor.tensor)).then(|| WasmTensor { tensor: prepared }))
+        Ok((!prepared.same_as(&tensor.tensor)).then(|| WasmTensor::new(prepared)))
     }
 
     /// `cast(tensor, dtype)`: always a new tensor.
@@ -442,7 +449,7 @@ impl WasmEngine {
         let dtype = dtype_name(&dtype).map_err(to_js_error)?;
         self.engine
             .cast(&tensor.tensor, dtype)
-            .map(|tensor| WasmTensor { tensor })
+            .map(WasmTensor::new)
             .map_err(to_js_error)
     }
 
@@ -450,7 +457,7 @@ impl WasmEngine {
     pub fn copy(&self, tensor: &WasmTensor) -> JsResult<WasmTensor> {
         self.engine
             .copy(&tensor.tensor)
-            .map(|tensor| WasmTensor { tensor })
+            .map(WasmTensor::new)
             .map_err(to_js_error)
     }
 
@@ -473,7 +480,7 @@ impl WasmEngine {
         };
         self.engine
             .matmul_with(&a.tensor, &b.tensor, accumulate)
-            .map(|tensor| WasmTensor { tensor })
+            .map(WasmTensor::new)
             .map_err(to_js_error)
     }
 
@@ -483,7 +490,7 @@ impl WasmEngine {
         let op = element_op(op).map_err(to_js_error)?;
         self.engine
             .elementwise(op, (&a.tensor).into(), (&b.tensor).into())
-            .map(|tensor| WasmTensor { tensor })
+            .map(WasmTensor::new)
             .map_err(to_js_error)
     }
 
@@ -504,7 +511,7 @@ impl WasmEngine {
         };
         self.engine
             .elementwise(op, a, b)
-            .map(|tensor| WasmTensor { tensor })
+            .map(WasmTensor::new)
             .map_err(to_js_error)
     }
 
@@ -512,7 +519,7 @@ impl WasmEngine {
     pub fn relu(&self, a: &WasmTensor) -> JsResult<WasmTensor> {
         self.engine
             .relu(&a.tensor)
-            .map(|tensor| WasmTensor { tensor })
+            .map(WasmTensor::new)
             .map_err(to_js_error)
     }
 
@@ -529,10 +536,14 @@ impl WasmEngine {
         self.make(&shape, dtype, true)
     }
 
-    /// `pool.put(tensor)`.
+    /// `pool.put(tensor)`; the tensor's [`WasmTensor::meta`], so JS can free it at once.
     #[wasm_bindgen(js_name = poolPut)]
-    pub fn pool_put(&self, tensor: &WasmTensor) -> JsResult<()> {
-        self.engine.pool().put(&tensor.tensor).map_err(to_js_error)
+    pub fn pool_put(&self, tensor: &WasmTensor) -> JsResult<Vec<f64>> {
+        self.engine
+            .pool()
+            .put(&tensor.tensor)
+            .map_err(to_js_error)?;
+        Ok(tensor.meta())
     }
 
     /// `pool.stats()`.
@@ -565,9 +576,7 @@ impl WasmEngine {
         } else {
             pool.get(shape, dtype)
         };
-        tensor
-            .map(|tensor| WasmTensor { tensor })
-            .map_err(to_js_error)
+        tensor.map(WasmTensor::new).map_err(to_js_error)
     }
 }
 
@@ -578,6 +587,9 @@ pub struct WasmTensor {
 }
 
 thread_local! {
+    /// `WasmTensor`s not yet freed, by JS or by the garbage collector (one thread on the web):
+    /// for the tests of `js/index.js`, which frees a tensor's wasm half when it is disposed.
+    static LIVE_TENSOR_OBJECTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// Tensors the garbage collector found undisposed, by engine (its shared state's address;
     /// one thread on the web).
     static LEAKED: std::cell::RefCell<std::collections::HashMap<usize, u64>> =
@@ -605,10 +617,35 @@ fn leaked_tensors(engine: &Engine) -> u64 {
 /// tmath's in JS.)
 impl Drop for WasmTensor {
     fn drop(&mut self) {
+        LIVE_TENSOR_OBJECTS.with(|n| n.set(n.get().saturating_sub(1)));
         if !self.tensor.is_disposed() {
             let key = engine_key(self.tensor.shared());
             LEAKED.with(|m| *m.borrow_mut().entry(key).or_default() += 1);
         }
+    }
+}
+
+impl WasmTensor {
+    fn new(tensor: Tensor) -> WasmTensor {
+        LIVE_TENSOR_OBJECTS.with(|n| n.set(n.get() + 1));
+        WasmTensor { tensor }
+    }
+
+    /// What JS keeps of a disposed tensor once it has freed this object (rather than leave
+    /// that to a finalizer): `[dtype code, byte length, ...dims]`, the code an index into
+    /// `js/index.js`'s `DTYPE_NAMES`.
+    fn meta(&self) -> Vec<f64> {
+        let dims = self.tensor.shape().dims();
+        let mut meta = Vec::with_capacity(2 + dims.len());
+        meta.push(match self.tensor.dtype() {
+            DType::F32 => 0.0,
+            DType::F16 => 1.0,
+            DType::BF16 => 2.0,
+            DType::I32 => 3.0,
+        });
+        meta.push(self.tensor.byte_len() as f64);
+        meta.extend(dims.iter().map(|&d| d as f64));
+        meta
     }
 }
 
@@ -654,9 +691,10 @@ impl WasmTensor {
         self.tensor.is_disposed()
     }
 
-    /// Back to the pool.
-    pub fn dispose(&self) -> JsResult<()> {
-        self.tensor.dispose().map_err(to_js_error)
+    /// Back to the pool; the tensor's [`WasmTensor::meta`], so JS can free it at once.
+    pub fn dispose(&self) -> JsResult<Vec<f64>> {
+        self.tensor.dispose().map_err(to_js_error)?;
+        Ok(self.meta())
     }
 
     /// Read back as the dtype's typed array: `Float32Array`, `Int32Array`, `Float16Array` where

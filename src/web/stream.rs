@@ -220,7 +220,7 @@ impl WasmUpload {
         let upload = self.upload.take().ok_or_else(|| to_js_error(closed()))?;
         let tensor = upload.finish(precision).map_err(to_js_error)?;
         let _ = &self.engine;
-        Ok(WasmTensor { tensor })
+        Ok(WasmTensor::new(tensor))
     }
 
     /// Give up: the tensor's buffer goes back to the pool.

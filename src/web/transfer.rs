@@ -371,7 +371,7 @@ impl WasmEngine {
         dtype: JsValue,
     ) -> JsResult<WasmTensor> {
         self.host(data, &tag, shape, dtype)
-            .map(|tensor| WasmTensor { tensor })
+            .map(WasmTensor::new)
             .map_err(to_js_error)
     }
 
@@ -501,9 +501,7 @@ impl WasmEngine {
             });
             Ok(tensor)
         };
-        run()
-            .map(|tensor| WasmTensor { tensor })
-            .map_err(to_js_error)
+        run().map(WasmTensor::new).map_err(to_js_error)
     }
 
     /// `toDeviceAsync(gpuBuffer, shape, { dtype, adopt })` for a buffer of this engine's device:
@@ -572,7 +570,7 @@ impl WasmEngine {
                 Ok(tensor)
             };
             run.await
-                .map(|tensor| JsValue::from(WasmTensor { tensor }))
+                .map(|tensor| JsValue::from(WasmTensor::new(tensor)))
                 .map_err(to_js_error)
         })
     }
@@ -643,7 +641,7 @@ impl WasmEngine {
                 Ok(tensor)
             };
             run.await
-                .map(|tensor| JsValue::from(WasmTensor { tensor }))
+                .map(|tensor| JsValue::from(WasmTensor::new(tensor)))
                 .map_err(to_js_error)
         })
     }
@@ -657,7 +655,7 @@ impl WasmEngine {
             engine
                 .to_device_tensor_async(&tensor)
                 .await
-                .map(|tensor| JsValue::from(WasmTensor { tensor }))
+                .map(|tensor| JsValue::from(WasmTensor::new(tensor)))
                 .map_err(to_js_error)
         })
     }

@@ -117,6 +117,63 @@ test('a disposed tensor refuses every use with Disposed', async () => {
   });
 });
 
+test('disposing frees the wasm half at once; shape, dtype, byteLength and messages stay as they were', async () => {
+  const r = await fx.page.evaluate(async () => {
+    const live = () => engine[Symbol.for('tmath.liveTensorObjectsForTests')]();
+    const before = live();
+    // Nothing read before disposal: what a disposed tensor reports comes from its metadata.
+    const x = engine.toDevice(new Float32Array(6), [2, 3]);
+    const y = engine.cast(x, 'float16');
+    const z = engine.pool.get([4, 1, 5], 'int32');
+    const made = live() - before;
+    const rustMessage = (() => { const w = engine.pool.get([2, 3], 'float16'); w.dispose(); try { w.gpuBuffer; } catch (e) { return e.message; } })();
+    x.dispose();
+    y.dispose();
+    engine.pool.put(z);
+    const after = live() - before;
+    const grab = (fn) => { try { fn(); return 'no error'; } catch (e) { return `${e.code}: ${e.message}`; } };
+    const uses = {
+      add: grab(() => engine.add(y, 1)),
+      gpuBuffer: grab(() => y.gpuBuffer),
+      dispose: grab(() => y.dispose()),
+      put: grab(() => engine.pool.put(y)),
+      toHost: await y.toHost().then(() => 'no error', (e) => `${e.code}: ${e.message}`),
+      read: await y.read().next().then(() => 'no error', (e) => `${e.code}: ${e.message}`),
+    };
+    // `using`'s disposal of an already disposed tensor is quiet.
+    let quiet = 'no error';
+    try { y[Symbol.dispose ?? Symbol.for('Symbol.dispose')](); } catch (e) { quiet = e.code ?? String(e); }
+    // A long task of get + put holds no wasm objects beyond the live ones.
+    const s = live();
+    for (let i = 0; i < 5000; i++) engine.pool.put(engine.pool.get([1024]));
+    const chain = live();
+    let t = engine.pool.zeros([256]);
+    for (let i = 0; i < 200; i++) { const u = engine.add(t, 1); t.dispose(); t = u; }
+    const sum = (await t.toHost())[0];
+    t.dispose();
+    return {
+      made, after, rustMessage, uses, quiet,
+      meta: [x, y, z].map((t) => ({ shape: t.shape, dtype: t.dtype, byteLength: t.byteLength, disposed: t.disposed, text: String(t) })),
+      loop: chain - s, chainHeld: live() - s, sum,
+    };
+  });
+  assert.equal(r.made, 3);
+  assert.equal(r.after, 0, 'every disposed tensor freed its wasm half at once');
+  assert.deepEqual(r.meta, [
+    { shape: [2, 3], dtype: 'float32', byteLength: 24, disposed: true, text: 'Tensor(float32, [2, 3])' },
+    { shape: [2, 3], dtype: 'float16', byteLength: 12, disposed: true, text: 'Tensor(float16, [2, 3])' },
+    { shape: [4, 1, 5], dtype: 'int32', byteLength: 80, disposed: true, text: 'Tensor(int32, [4, 1, 5])' },
+  ]);
+  // The message JS makes for a freed tensor is the one Rust makes for a disposed one.
+  assert.equal(r.rustMessage, 'tensor [2, 3] float16 was disposed (returned to the pool) and cannot be used any more');
+  const message = `Disposed: ${r.rustMessage}`;
+  assert.deepEqual(r.uses, { add: message, gpuBuffer: message, dispose: message, put: message, toHost: message, read: message });
+  assert.equal(r.quiet, 'no error');
+  assert.equal(r.loop, 0);
+  assert.equal(r.chainHeld, 0);
+  assert.equal(r.sum, 200);
+});
+
 test('bad input throws TmathError with its code and leaves the pool as it was', async () => {
   const r = await fx.page.evaluate(async () => {
     const { pool } = engine;
