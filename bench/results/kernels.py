@@ -257,6 +257,39 @@ def subgroups():
         "short of registers), and with the 16×8 shape float16 inputs fell to 6 TFLOP/s at 2048.",
         "",
     ]
+    out += variants()
+    return out
+
+
+def variants():
+    """Scratch builds of the subgroup kernel timed side by side (a later session): none kept."""
+    rows = lines("h100-matmul-variants-1.jsonl") + lines("h100-matmul-variants-2.jsonl")
+    torch = lines("h100-torch-matmul-variants-1.jsonl") + lines("h100-torch-matmul-variants-2.jsonl")
+    at = lambda build, tiles: [r["tflop_s"] for r in rows if r["build"] == build and r["tiles"] == tiles and r["n"] == 4096]
+    rng = lambda v: f"{min(v):.1f}" if f"{min(v):.1f}" == f"{max(v):.1f}" else f"{min(v):.1f}–{max(v):.1f}"
+    pt = [r["tflop_s"] for r in torch if r["n"] == 4096]
+    out = [
+        "Tried later and dropped, each a scratch build timed in one device call next to the kept",
+        "kernel (`bench/data/h100-matmul-variants-{1,2}.jsonl`, 16x4x32-sg at 4096, TFLOP/s; PyTorch",
+        f"in the same calls {rng(pt)}):",
+        "",
+        "| variant | TFLOP/s at 4096 | kept kernel, same call |",
+        "| --- | --- | --- |",
+    ]
+    for build, what in [
+        ("mm_v1", "loads without bounds checks where the block lies inside the matrices"),
+        ("mm_v4", "two buffers of B's slice, one barrier per step"),
+        ("mm_v5", "the same with the next slice held in registers"),
+    ]:
+        out.append(f"| {what} | {rng(at(build, '16x4x32-sg'))} | {rng(at('mm_before', '16x4x32-sg'))} |")
+    out.append(f"| A's slice in workgroup memory too, read as vec4s a subgroup shares (no shuffles) | {rng(at('shared_a', '16x4x32-sg'))} | {rng(at('sg', '16x4x32-sg'))} |")
+    out += [
+        "",
+        "Neither dropping bounds checks, nor halving the barriers, nor replacing the shuffles that",
+        "carry A gains anything: what holds the kernel at 60% of the WGSL float32 ceiling is not",
+        "found.",
+        "",
+    ]
     return out
 
 
