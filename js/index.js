@@ -173,11 +173,16 @@ function hostInput(input) {
 }
 
 /** A shape as a plain array of numbers (non-numbers become NaN: InvalidShape), or undefined. */
+/** The InvalidShape error for a shape that is not an array. */
+function shapeNotArray(shape) {
+  return inputError('InvalidShape', `invalid shape: expected an array of dimensions like [2, 3], got ${describe(shape)}`);
+}
+
 function cleanShape(shape) {
   if (shape === undefined || shape === null) return undefined;
   if (!isArray(shape)) {
     if (typeof shape !== 'object' && typeof shape !== 'function') return shape; // wasm reports InvalidShape
-    throw inputError('InvalidShape', `invalid shape: expected an array of dimensions like [2, 3], got ${describe(shape)}`);
+    throw shapeNotArray(shape);
   }
   // The hot path (every pool.get and toDevice): one closure per call, none per dimension.
   return guarded('the shape', () => {
@@ -200,7 +205,7 @@ function cleanShape(shape) {
  */
 function poolShape(shape) {
   if (!isArray(shape)) {
-    throw inputError('InvalidShape', `invalid shape: expected an array of dimensions like [2, 3], got ${describe(shape)}`);
+    throw shapeNotArray(shape);
   }
   return cleanShape(shape);
 }
@@ -472,7 +477,7 @@ function foreignHostData(input) {
 let innerOfTensor;
 let releaseTensor;
 
-/** Names of the dtype codes in a disposed tensor's metadata (`WasmTensor::meta` in Rust). */
+/** Names of the dtype codes in a disposed tensor's metadata (`WasmTensor::meta` in Rust): Rust's `DType::ALL`, in order. */
 const DTYPE_NAMES = ['float32', 'float16', 'bfloat16', 'int32'];
 
 function wasmTensorOf(tensor, method) {

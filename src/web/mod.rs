@@ -632,17 +632,14 @@ impl WasmTensor {
     }
 
     /// What JS keeps of a disposed tensor once it has freed this object (rather than leave
-    /// that to a finalizer): `[dtype code, byte length, ...dims]`, the code an index into
-    /// `js/index.js`'s `DTYPE_NAMES`.
+    /// that to a finalizer): `[dtype code, byte length, ...dims]`, the code the dtype's index
+    /// in [`DType::ALL`] (`js/index.js`'s `DTYPE_NAMES` lists their names in that order).
     fn meta(&self) -> Vec<f64> {
         let dims = self.tensor.shape().dims();
+        let dtype = self.tensor.dtype();
+        let code = DType::ALL.iter().position(|&d| d == dtype).unwrap_or(0);
         let mut meta = Vec::with_capacity(2 + dims.len());
-        meta.push(match self.tensor.dtype() {
-            DType::F32 => 0.0,
-            DType::F16 => 1.0,
-            DType::BF16 => 2.0,
-            DType::I32 => 3.0,
-        });
+        meta.push(code as f64);
         meta.push(self.tensor.byte_len() as f64);
         meta.extend(dims.iter().map(|&d| d as f64));
         meta

@@ -125,11 +125,13 @@ test('disposing frees the wasm half at once; shape, dtype, byteLength and messag
     const x = engine.toDevice(new Float32Array(6), [2, 3]);
     const y = engine.cast(x, 'float16');
     const z = engine.pool.get([4, 1, 5], 'int32');
+    const w = engine.pool.zeros([7], 'bfloat16');
     const made = live() - before;
     const rustMessage = (() => { const w = engine.pool.get([2, 3], 'float16'); w.dispose(); try { w.gpuBuffer; } catch (e) { return e.message; } })();
     x.dispose();
     y.dispose();
     engine.pool.put(z);
+    w.dispose();
     const after = live() - before;
     const grab = (fn) => { try { fn(); return 'no error'; } catch (e) { return `${e.code}: ${e.message}`; } };
     const uses = {
@@ -153,16 +155,17 @@ test('disposing frees the wasm half at once; shape, dtype, byteLength and messag
     t.dispose();
     return {
       made, after, rustMessage, uses, quiet,
-      meta: [x, y, z].map((t) => ({ shape: t.shape, dtype: t.dtype, byteLength: t.byteLength, disposed: t.disposed, text: String(t) })),
+      meta: [x, y, z, w].map((t) => ({ shape: t.shape, dtype: t.dtype, byteLength: t.byteLength, disposed: t.disposed, text: String(t) })),
       loop: chain - s, chainHeld: live() - s, sum,
     };
   });
-  assert.equal(r.made, 3);
+  assert.equal(r.made, 4);
   assert.equal(r.after, 0, 'every disposed tensor freed its wasm half at once');
   assert.deepEqual(r.meta, [
     { shape: [2, 3], dtype: 'float32', byteLength: 24, disposed: true, text: 'Tensor(float32, [2, 3])' },
     { shape: [2, 3], dtype: 'float16', byteLength: 12, disposed: true, text: 'Tensor(float16, [2, 3])' },
     { shape: [4, 1, 5], dtype: 'int32', byteLength: 80, disposed: true, text: 'Tensor(int32, [4, 1, 5])' },
+    { shape: [7], dtype: 'bfloat16', byteLength: 14, disposed: true, text: 'Tensor(bfloat16, [7])' },
   ]);
   // The message JS makes for a freed tensor is the one Rust makes for a disposed one.
   assert.equal(r.rustMessage, 'tensor [2, 3] float16 was disposed (returned to the pool) and cannot be used any more');
