@@ -108,8 +108,8 @@ fn tflop_s(engine: &Engine, scalar: &str, gpu: bool) -> f64 {
     flops / s / 1e12
 }
 
+/// The peaks' rows; the caller warms the GPU up first.
 pub(crate) fn fma_peaks(out: &mut Report, engine: &Engine, gpu: bool) {
-    warm_up(engine, if gpu { 1.0 } else { 0.1 });
     let f32_rate = tflop_s(engine, "f32", gpu);
     let mut rows = vec![("float32", f32_rate)];
     if engine.adapter().shader_f16 {
