@@ -24,8 +24,8 @@
 // Layers, imports pointing down only: leaves (error, dtype, shape, stats, config, ledger,
 // hashing, and on wasm the raw WebGPU bindings of web::raw) -> platform -> gpu, pool -> plan,
 // kernels -> context -> tensor -> engine -> the facade methods on Engine (router: transfers;
-// ops; precision) -> native | web. `platform` is where the two targets differ: the only module that tests the
-// target, besides the two gates below for the target-specific top layers.
+// ops; precision) -> native | web. `platform` is where the two targets differ: the only module
+// that tests the target, besides the two gates below for the target-specific top layers.
 mod autotune;
 mod config;
 mod context;
