@@ -480,6 +480,26 @@ let releaseTensor;
 /** Names of the dtype codes in a disposed tensor's metadata (`WasmTensor::meta` in Rust): Rust's `DType::ALL`, in order. */
 const DTYPE_NAMES = ['float32', 'float16', 'bfloat16', 'int32'];
 
+// A dispose returns an id of the module's interned metadata (`WasmTensor::meta_id` in Rust):
+// [dtype code, byte length, ...dims] are asked for once per id and kept here, one table per
+// wasm module instance (each has its own ids; after an abort a fresh one starts over). The
+// tensor keeps the list itself, so no id outlives its module.
+const META_UNINTERNED = 0xFFFFFFFF;
+const metaTables = new WeakMap(); // a module's WasmTensor class → [metadata by id]
+let lastMetaClass = null;
+let lastMetaTable = null;
+
+function disposedMeta(inner, id) {
+  if (id === META_UNINTERNED) return inner.metaList();
+  const cls = inner.constructor;
+  if (cls !== lastMetaClass) {
+    lastMetaTable = metaTables.get(cls);
+    if (lastMetaTable === undefined) metaTables.set(cls, (lastMetaTable = []));
+    lastMetaClass = cls;
+  }
+  return (lastMetaTable[id] ??= cls.metaOf(id));
+}
+
 function wasmTensorOf(tensor, method) {
   const inner = innerOfTensor(tensor);
   if (inner === undefined) {
@@ -772,14 +792,14 @@ export class Tensor {
 
   static {
     innerOfTensor = (value) => (typeof value === 'object' && value !== null && #inner in value ? value.#inner : undefined);
-    releaseTensor = (tensor, meta) => tensor.#release(meta);
+    releaseTensor = (tensor, metaId) => tensor.#release(metaId);
   }
 
-  /** The wasm half was disposed (`meta` is what it reported): free it now. */
-  #release(meta) {
+  /** The wasm half was disposed (`metaId` is what it reported): free it now. */
+  #release(metaId) {
     const inner = this.#inner;
+    this.#meta = disposedMeta(inner, metaId);
     this.#inner = null;
-    this.#meta = meta;
     inner.free();
   }
 
@@ -803,13 +823,13 @@ export class Tensor {
   get disposed() { return this.#inner === null || this.#inner.disposed(); }
   /** Return the buffer to the pool. A second dispose() throws `Disposed`. */
   dispose() {
-    let meta;
+    let metaId;
     try {
-      meta = this.#live().dispose();
+      metaId = this.#live().dispose();
     } catch (e) {
       throw callError(e);
     }
-    this.#release(meta);
+    this.#release(metaId);
   }
   /** `using t = engine.toDevice(...)`: disposes at the end of the block (quietly if already disposed). */
   [DISPOSE]() { if (!this.disposed) this.dispose(); }

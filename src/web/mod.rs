@@ -536,14 +536,14 @@ impl WasmEngine {
         self.make(&shape, dtype, true)
     }
 
-    /// `pool.put(tensor)`; the tensor's [`WasmTensor::meta`], so JS can free it at once.
+    /// `pool.put(tensor)`; the tensor's [`WasmTensor::meta_id`], so JS can free it at once.
     #[wasm_bindgen(js_name = poolPut)]
-    pub fn pool_put(&self, tensor: &WasmTensor) -> JsResult<Vec<f64>> {
+    pub fn pool_put(&self, tensor: &WasmTensor) -> JsResult<u32> {
         self.engine
             .pool()
             .put(&tensor.tensor)
             .map_err(to_js_error)?;
-        Ok(tensor.meta())
+        Ok(tensor.meta_id())
     }
 
     /// `pool.stats()`.
@@ -594,7 +594,29 @@ thread_local! {
     /// one thread on the web).
     static LEAKED: std::cell::RefCell<std::collections::HashMap<usize, u64>> =
         Default::default();
+    /// The metadata of disposed tensors, interned: see [`WasmTensor::meta_id`].
+    static METAS: std::cell::RefCell<MetaTable> = Default::default();
 }
+
+/// Disposed tensors' metadata (`[dtype code, byte length, ...dims]`), one entry per dtype and
+/// shape, so a dispose hands JS one number instead of a list: a list crossing costs an
+/// allocation on each side and a third call to free it, on every dispose.
+#[derive(Default)]
+struct MetaTable {
+    /// Key: the dtype's code, then the dims (a slice of it finds an entry without allocating).
+    ids: std::collections::HashMap<Vec<usize>, u32>,
+    metas: Vec<Vec<f64>>,
+}
+
+impl MetaTable {
+    /// Entries at most: a program with more distinct shapes than this gets [`META_UNINTERNED`]
+    /// for the rest, so the table stays bounded (under 10 MB).
+    const CAPACITY: usize = 1 << 16;
+}
+
+/// The id of a tensor whose metadata the full table could not take: JS asks for the list
+/// itself ([`WasmTensor::meta_list`]).
+const META_UNINTERNED: u32 = u32::MAX;
 
 fn engine_key(shared: &std::sync::Arc<crate::context::Shared>) -> usize {
     std::sync::Arc::as_ptr(shared) as usize
@@ -631,15 +653,55 @@ impl WasmTensor {
         WasmTensor { tensor }
     }
 
+    fn dtype_code(&self) -> usize {
+        let dtype = self.tensor.dtype();
+        DType::ALL.iter().position(|&d| d == dtype).unwrap_or(0)
+    }
+
     /// What JS keeps of a disposed tensor once it has freed this object (rather than leave
-    /// that to a finalizer): `[dtype code, byte length, ...dims]`, the code the dtype's index
-    /// in [`DType::ALL`] (`js/index.js`'s `DTYPE_NAMES` lists their names in that order).
+    /// that to a finalizer), as an id of the interned table: [`WasmTensor::meta_of`] gives the
+    /// metadata, which JS asks for once per id. [`META_UNINTERNED`] when the table is full.
+    fn meta_id(&self) -> u32 {
+        let dims = self.tensor.shape().dims();
+        // The key (dtype code, then dims) on the stack for the shapes of nearly every model
+        // (rank 7 or less).
+        let key_items = std::iter::once(self.dtype_code()).chain(dims.iter().copied());
+        let mut stack = [0usize; 8];
+        let heap: Vec<usize>;
+        let key: &[usize] = match stack.get_mut(..=dims.len()) {
+            Some(slots) => {
+                slots
+                    .iter_mut()
+                    .zip(key_items)
+                    .for_each(|(slot, v)| *slot = v);
+                slots
+            }
+            None => {
+                heap = key_items.collect();
+                &heap
+            }
+        };
+        METAS.with(|table| {
+            let mut table = table.borrow_mut();
+            if let Some(&id) = table.ids.get(key) {
+                return id;
+            }
+            if table.metas.len() >= MetaTable::CAPACITY {
+                return META_UNINTERNED;
+            }
+            let id = table.metas.len() as u32;
+            table.ids.insert(key.to_vec(), id);
+            table.metas.push(self.meta());
+            id
+        })
+    }
+
+    /// `[dtype code, byte length, ...dims]`, the code the dtype's index in [`DType::ALL`]
+    /// (`js/index.js`'s `DTYPE_NAMES` lists their names in that order).
     fn meta(&self) -> Vec<f64> {
         let dims = self.tensor.shape().dims();
-        let dtype = self.tensor.dtype();
-        let code = DType::ALL.iter().position(|&d| d == dtype).unwrap_or(0);
         let mut meta = Vec::with_capacity(2 + dims.len());
-        meta.push(code as f64);
+        meta.push(self.dtype_code() as f64);
         meta.push(self.tensor.byte_len() as f64);
         meta.extend(dims.iter().map(|&d| d as f64));
         meta
@@ -688,10 +750,29 @@ impl WasmTensor {
         self.tensor.is_disposed()
     }
 
-    /// Back to the pool; the tensor's [`WasmTensor::meta`], so JS can free it at once.
-    pub fn dispose(&self) -> JsResult<Vec<f64>> {
+    /// Back to the pool; the tensor's [`WasmTensor::meta_id`], so JS can free it at once.
+    pub fn dispose(&self) -> JsResult<u32> {
         self.tensor.dispose().map_err(to_js_error)?;
-        Ok(self.meta())
+        Ok(self.meta_id())
+    }
+
+    /// The metadata a [`WasmTensor::meta_id`] stands for (empty for an unknown id).
+    #[wasm_bindgen(js_name = metaOf)]
+    pub fn meta_of(id: u32) -> Vec<f64> {
+        METAS.with(|table| {
+            table
+                .borrow()
+                .metas
+                .get(id as usize)
+                .cloned()
+                .unwrap_or_default()
+        })
+    }
+
+    /// This tensor's metadata as a list, for ids of [`META_UNINTERNED`].
+    #[wasm_bindgen(js_name = metaList)]
+    pub fn meta_list(&self) -> Vec<f64> {
+        self.meta()
     }
 
     /// Read back as the dtype's typed array: `Float32Array`, `Int32Array`, `Float16Array` where

@@ -177,6 +177,45 @@ test('disposing frees the wasm half at once; shape, dtype, byteLength and messag
   assert.equal(r.sum, 200);
 });
 
+test('a disposed tensor keeps its metadata for any number of distinct shapes (interned up to a bound, listed past it)', async () => {
+  const r = await fx.page.evaluate(() => {
+    const live = () => engine[Symbol.for('tmath.liveTensorObjectsForTests')]();
+    const before = live();
+    const kept = [];
+    // More distinct shapes than the interned table holds (2^16), so the last ones take the
+    // uninterned path; every 997th is kept to read after disposal, and so are the last ones.
+    const n = (1 << 16) + 2000;
+    for (let i = 1; i <= n; i++) {
+      const t = engine.pool.get([1 + (i % 3), i], i % 2 ? 'float16' : 'int32');
+      if (i % 997 === 0 || i > n - 3) kept.push([i, t]);
+      i % 5 ? t.dispose() : engine.pool.put(t);
+    }
+    // Rank 8 (a key too long for the stack) and the scalar.
+    const high = engine.pool.get([1, 2, 1, 2, 1, 2, 1, 3], 'bfloat16');
+    high.dispose();
+    const scalar = engine.pool.get([]);
+    scalar.dispose();
+    const wrong = [];
+    for (const [i, t] of kept) {
+      const dtype = i % 2 ? 'float16' : 'int32';
+      const bytes = (1 + (i % 3)) * i * (i % 2 ? 2 : 4);
+      if (t.shape.join() !== `${1 + (i % 3)},${i}` || t.dtype !== dtype || t.byteLength !== bytes || !t.disposed) {
+        wrong.push([i, t.shape, t.dtype, t.byteLength]);
+      }
+    }
+    return {
+      kept: kept.length, wrong, held: live() - before,
+      high: [high.shape, high.dtype, high.byteLength, String(high)],
+      scalar: [scalar.shape, scalar.dtype, scalar.byteLength],
+    };
+  });
+  assert.equal(r.kept, 70);
+  assert.deepEqual(r.wrong, []);
+  assert.equal(r.held, 0);
+  assert.deepEqual(r.high, [[1, 2, 1, 2, 1, 2, 1, 3], 'bfloat16', 48, 'Tensor(bfloat16, [1, 2, 1, 2, 1, 2, 1, 3])']);
+  assert.deepEqual(r.scalar, [[], 'float32', 4]);
+});
+
 test('bad input throws TmathError with its code and leaves the pool as it was', async () => {
   const r = await fx.page.evaluate(async () => {
     const { pool } = engine;
