@@ -1,9 +1,13 @@
 // Bounded transfers (bench/bounded-workload.mjs) in Node on Dawn, or with --chromium in headless
 // Chromium's WebGPU; results to bench/out/bounded-{dawn,chromium}.json and a table to stdout.
 //
-//   VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json node bench/bounded.mjs [--chromium] [--file-mib N] [--sizes 1,4,16]
+//   VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json node bench/bounded.mjs [--chromium] [--file-mib N] [--sizes 1,4,16] [--root DIR] [--label NAME]
+//
+// --root: on Dawn, another build's checkout (its js/ and pkg/) to measure instead of this one;
+// --label: the results file's name (default: dawn or chromium).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { run, report } from './bounded-workload.mjs';
 
 const arg = (name, fallback) => {
@@ -35,11 +39,12 @@ if (chromium) {
   }
 } else {
   const { create } = await import('webgpu');
-  const tmath = await import('../js/index.js');
+  const root = resolve(arg('root', ROOT));
+  const tmath = await import(pathToFileURL(join(root, 'js', 'index.js')).href);
   result = await run(tmath, { gpu: create([]) }, { ...settings, memory: () => process.memoryUsage().rss });
 }
-const label = chromium ? 'chromium' : 'dawn';
+const label = arg('label', chromium ? 'chromium' : 'dawn');
 await mkdir(join(ROOT, 'bench', 'out'), { recursive: true });
 await writeFile(join(ROOT, 'bench', 'out', `bounded-${label}.json`), JSON.stringify(result, null, 2));
-console.log(report(result, label === 'dawn' ? 'Dawn in Node' : 'headless Chromium'));
+console.log(report(result, chromium ? 'headless Chromium' : 'Dawn in Node'));
 process.exit(0);

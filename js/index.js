@@ -700,31 +700,19 @@ async function* byteChunks(source, signal) {
 }
 
 /**
- * Paces queue writes: `writeBuffer` returns at once and Dawn keeps a staging copy until the GPU
- * has done the write, so a fast source would pile copies up in host memory (raw writeBuffer calls
- * loading a 1.1 GiB file held 1.1 GiB on Dawn, bench/RESULTS.md). Every 8 MiB this asks for a
- * promise of the writes so far and waits for the one asked 4 steps before: at most about 40 MiB
- * unfinished, and the promise awaited is old enough to have settled while the queue was kept
- * busy (Dawn in Node settles them only when it polls, so waiting for the latest one stalls).
- * Each step also submits nothing: Dawn holds queue writes until the next submission or poll, and
- * an empty submission sends them now, so the GPU copies while the source reads on and their
- * staging is freed sooner (the 1.1 GiB load on the H100: 8-10 MiB of host memory instead of
- * 48-60, in the same time). It carries no command buffer, so tmath's `submits` count skips it.
+ * Hands `piece` to a streamed upload in parts of at most `most` bytes (its staging chunk),
+ * awaiting the upload first whenever its ring of mapped staging buffers is full, the GPU still
+ * copying the oldest chunk: staging stays bounded however fast the source is. (It replaced
+ * `writeBuffer` calls paced against the queue: Dawn allocates and frees staging of its own for
+ * every write, and a 1.1 GiB load on the H100 took about three times as long through it,
+ * bench/RESULTS.md.)
  */
-class Pacer {
-  static STEP = 8 << 20;
-  static DEPTH = 4;
-  #queue;
-  #bytes = 0;
-  #pending = [];
-  constructor(device) { this.#queue = device.queue; }
-  async wrote(n) {
-    this.#bytes += n;
-    if (this.#bytes < Pacer.STEP) return;
-    this.#bytes = 0;
-    this.#queue.submit([]);
-    this.#pending.push(this.#queue.onSubmittedWorkDone());
-    if (this.#pending.length > Pacer.DEPTH) await this.#pending.shift();
+async function feed(upload, piece, most) {
+  for (let at = 0; at < piece.length; at += most) {
+    const wait = upload.ready();
+    if (wait !== undefined) await wait;
+    const part = at === 0 && piece.length <= most ? piece : piece.subarray(at, at + most);
+    call(() => upload.write(part));
   }
 }
 
@@ -1208,6 +1196,11 @@ export class Engine {
     return this.toDevice(input, shape, options);
   }
 
+  /** After a failed upload: its staging chunks still being copied are back in the pool. */
+  async #settle() {
+    try { await this.#inner.synchronize(); } catch { /* the upload's own error is the one to report */ }
+  }
+
   /**
    * Stream bytes onto the GPU as they arrive: `source` is a ReadableStream, a Response, a Blob
    * or an (async) iterable of byte chunks; `dtype` (required) names their layout ('float32',
@@ -1223,14 +1216,15 @@ export class Engine {
     checkSignal(signal);
     const target = cleanDtype(precision, 'precision');
     const upload = call(() => this.#inner.uploadBegin(cleanShape(shape), dtype));
-    const pacer = new Pacer(this.gpuDevice);
     try {
-      for await (const piece of byteChunks(source, signal)) {
-        call(() => upload.write(piece));
-        await pacer.wrote(piece.length);
-      }
+      const most = upload.pieceBytes();
+      for await (const piece of byteChunks(source, signal)) await feed(upload, piece, most);
       if (signal?.aborted) throw abortError(signal);
       return this.#wrap(call(() => upload.finish(target)));
+    } catch (e) {
+      upload.abort();
+      await this.#settle();
+      throw e;
     } finally {
       upload.abort();
       upload.free();
@@ -1254,7 +1248,6 @@ export class Engine {
     const target = cleanDtype(precision, 'precision');
     const input = new ByteReader(byteChunks(source, signal));
     const loaded = {};
-    const pacer = new Pacer(this.gpuDevice);
     let upload;
     try {
       const prefix = await input.exact(8);
@@ -1266,11 +1259,11 @@ export class Engine {
       let read = 0;
       for (const entry of entries) {
         upload = call(() => this.#inner.uploadBegin(entry.shape, entry.dtype));
+        const most = upload.pieceBytes();
         for (let left = entry.bytes; left > 0;) {
           const piece = await input.take(left);
           if (piece === null) throw tmathError('DataLengthMismatch', `data length mismatch: the header describes ${dataBytes} bytes of data, the file ends after ${read}`);
-          call(() => upload.write(piece));
-          await pacer.wrote(piece.length);
+          await feed(upload, piece, most);
           left -= piece.length;
           read += piece.length;
         }
@@ -1293,6 +1286,7 @@ export class Engine {
       upload?.free();
       for (const tensor of Object.values(loaded)) tensor[DISPOSE]();
       await input.close().catch(() => {});
+      await this.#settle();
       throw e;
     }
   }

@@ -33,6 +33,7 @@ use crate::hashing::{FastMap, FastSet};
 use crate::kernels::{Kernel, Pipelines, UNIFORM_SLOT};
 use crate::ledger::Ledger;
 use crate::plan::HostWrite;
+use crate::platform::MapSlot;
 use crate::pool::{BufferKind, Lease, Pool, WriteOrder};
 use crate::stats::Counters;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -94,8 +95,10 @@ pub(crate) struct State {
     /// The index of the last submission: a chunked transfer waits for one of its own natively.
     pub last_submission: Option<wgpu::SubmissionIndex>,
     /// Upload staging buffers used by pending commands: mapped again once submitted, then they
-    /// return to the pool through `remapped` (only where [`crate::platform::MAPPED_STAGING`]).
-    pub remap_after_flush: Vec<Lease>,
+    /// return to the pool through `remapped` (see [`State::remap_after_flush`]).
+    remap_after_flush: Vec<(Lease, Arc<Mutex<MapSlot>>)>,
+    /// The maps of upload staging buffers not yet done, for [`crate::Engine::synchronize`].
+    pub remapping: Vec<Arc<Mutex<MapSlot>>>,
     /// Upload staging buffers whose map completed, waiting to go back to the pool. Map callbacks
     /// may run while the state is locked, so they only touch this list.
     pub remapped: Arc<Mutex<Vec<Lease>>>,
@@ -126,6 +129,7 @@ impl State {
             closed: false,
             last_submission: None,
             remap_after_flush: Vec::new(),
+            remapping: Vec::new(),
             remapped: Arc::default(),
         }
     }
@@ -240,19 +244,51 @@ impl State {
         if submitted {
             self.counters.submits += 1;
         }
-        for lease in self.remap_after_flush.drain(..) {
-            let buffer = lease.buffer.clone();
-            let back = Arc::clone(&self.remapped);
-            buffer.map_async(wgpu::MapMode::Write, .., move |result| {
-                if result.is_ok() {
-                    back.lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(lease);
-                }
-                // A failed map means a lost device: the lease is dropped with it.
-            });
+        self.remapping.retain(|slot| !MapSlot::is_done(slot));
+        for (lease, slot) in std::mem::take(&mut self.remap_after_flush) {
+            self.remap(lease, slot);
         }
         submitted
+    }
+
+    /// Map the (unmapped) upload staging buffer `lease` again; it returns to the pool through
+    /// `remapped` once mapped, and `slot` is finished then.
+    fn remap(&mut self, lease: Lease, slot: Arc<Mutex<MapSlot>>) {
+        let buffer = lease.buffer.clone();
+        let back = Arc::clone(&self.remapped);
+        self.remapping.push(Arc::clone(&slot));
+        buffer.map_async(wgpu::MapMode::Write, .., move |result| {
+            let ok = result.is_ok();
+            if ok {
+                back.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(lease);
+            }
+            // A failed map means a lost device: the lease is dropped with it.
+            MapSlot::finish(&slot, ok);
+        });
+    }
+
+    /// An upload staging buffer the GPU never used, partly written: idle as it is where its
+    /// mapped ranges can be handed out again (natively), else unmapped and mapped afresh (on the
+    /// web a range once handed out stays taken until the buffer is unmapped).
+    pub fn release_unused_staging(&mut self, lease: Lease) {
+        if crate::platform::MAPPED_RANGES_REUSABLE {
+            self.release(lease);
+        } else {
+            lease.buffer.unmap();
+            self.remap(lease, Arc::default());
+        }
+    }
+
+    /// Map the upload staging buffer `lease` again once the pending commands (which copy from
+    /// it) are submitted; it returns to the pool when mapped ([`State::collect_remapped`]). The
+    /// slot is finished then: where the host cannot block (the web), an upload awaits it to
+    /// keep its staging bounded.
+    pub fn remap_after_flush(&mut self, lease: Lease) -> Arc<Mutex<MapSlot>> {
+        let slot: Arc<Mutex<MapSlot>> = Arc::default();
+        self.remap_after_flush.push((lease, Arc::clone(&slot)));
+        slot
     }
 
     /// The end-of-task submission: submit what the task recorded; the next recording schedules

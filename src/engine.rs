@@ -143,7 +143,8 @@ impl Engine {
 
     /// A snapshot of every counter.
     pub fn stats(&self) -> Stats {
-        let state = self.shared.lock();
+        let mut state = self.shared.lock();
+        state.collect_remapped();
         Stats {
             pool: state.pool.stats(),
             counters: state.counters(),
@@ -171,7 +172,15 @@ impl Engine {
             .on_submitted_work_done(move || MapSlot::finish(&done, true));
         crate::platform::wait_for(&self.shared.gpu.device, None)?;
         MapWait(slot).await;
-        // Upload staging buffers whose work is done are mapped again: back to the pool.
+        // Upload staging buffers whose work is done are mapped again: back to the pool. On the
+        // web their maps may settle after the work-done promise; natively the poll above ran
+        // their callbacks.
+        let remapping = std::mem::take(&mut self.shared.lock().remapping);
+        if crate::platform::MAPS_SETTLE_BY_THEMSELVES {
+            for slot in remapping {
+                MapWait(slot).await;
+            }
+        }
         self.shared.lock().collect_remapped();
         self.shared.gpu.check_alive()
     }
@@ -293,7 +302,9 @@ impl PoolHandle<'_> {
 
     /// The pool's usage.
     pub fn stats(&self) -> PoolStats {
-        self.engine.shared.lock().pool.stats()
+        let mut state = self.engine.shared.lock();
+        state.collect_remapped();
+        state.pool.stats()
     }
 
     /// Free idle buffers, least recently used first, until at most `target_bytes` stay idle.

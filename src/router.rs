@@ -416,7 +416,7 @@ fn staged_write(shared: &Shared, state: &mut State, bytes: &[u8]) -> Result<Leas
     let target = match shared.acquire(state, len, BufferKind::Storage) {
         Ok(target) => target,
         Err(e) => {
-            state.remap_after_flush.push(staging);
+            state.remap_after_flush(staging);
             return Err(e);
         }
     };
@@ -424,7 +424,7 @@ fn staged_write(shared: &Shared, state: &mut State, bytes: &[u8]) -> Result<Leas
         .encoder()
         .copy_buffer_to_buffer(&staging.buffer, 0, &target.buffer, 0, len4);
     state.uses(&target.buffer);
-    state.remap_after_flush.push(staging);
+    state.remap_after_flush(staging);
     Ok(target)
 }
 

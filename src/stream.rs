@@ -8,9 +8,9 @@
 //!   staging buffer of its own size, as before.
 //! * [`Upload`] streams host bytes into a new pooled tensor as they arrive (pieces of any size),
 //!   converting `int64` source data under the router's rule, and casts on the GPU at the end if
-//!   asked. Natively the bytes go through mapped upload staging buffers; on the web straight to
-//!   the queue with `writeBuffer` (Dawn stages those in its own 4 MiB chunks; `js/index.js`
-//!   keeps at most about 48 MiB of them unfinished).
+//!   asked. The bytes go through mapped upload staging buffers on both targets (on the web
+//!   straight from the JS pieces: `web/stream.rs`; there `js/index.js` awaits
+//!   [`Upload::backpressure`] between pieces, since nothing may block).
 //!
 //! Staging buffers come from the pool like every other buffer, so they count in its stats and
 //! go back to it on every path, errors included.
@@ -29,10 +29,6 @@ use crate::tensor::Tensor;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-
-/// Whether uploads go through mapped staging buffers (natively) or straight to the queue with
-/// `writeBuffer` (the web): see [`crate::platform::MAPPED_STAGING`].
-const STAGED: bool = crate::platform::MAPPED_STAGING;
 
 /// The staging slot for a readback of `len` bytes in chunks of at most `chunk` bytes: a single
 /// buffer of the tensor's size when it fits one chunk, chunk-sized ring buffers above.
@@ -242,10 +238,12 @@ pub enum SourceType {
 /// [`crate::Engine::upload_stream`], fed with [`Upload::write`] in pieces of any size, ended by
 /// [`Upload::finish`]. Dropping it unfinished returns every buffer it took to the pool.
 ///
-/// Natively the bytes are copied into a ring of at most [`TRANSFER_RING`] mapped upload staging
-/// buffers of the engine's chunk size and copied on the GPU into the tensor's buffer: each full
-/// chunk is submitted at once, so the GPU copies one while the host fills the next. On the web
-/// they go to the queue as they come (`writeBuffer`).
+/// The bytes are copied into a ring of at most [`TRANSFER_RING`] mapped upload staging buffers
+/// of the engine's chunk size and copied on the GPU into the tensor's buffer: each full chunk
+/// is submitted at once, so the GPU copies one while the host fills the next. Natively a full
+/// ring waits for its oldest chunk; on the web the caller awaits [`Upload::backpressure`].
+/// (On Dawn in Node this loads a file about three times as fast as `writeBuffer` calls, whose
+/// own staging Dawn allocates and frees per write: bench/RESULTS.md.)
 pub struct Upload {
     shared: Arc<Shared>,
     shape: Shape,
@@ -264,10 +262,11 @@ pub struct Upload {
     /// The source's type name in the ledger.
     dtype_in: String,
     start: f64,
-    /// The staging chunk being filled, and the bytes in it (staged uploads only).
+    /// The staging chunk being filled, and the bytes in it.
     staging: Option<(Lease, u64)>,
-    /// Submissions of chunks still being copied, oldest first (staged uploads only).
-    in_flight: VecDeque<wgpu::SubmissionIndex>,
+    /// Chunks submitted, oldest first: the submission (natively waited for when the ring is
+    /// full) and the slot their staging buffer's map settles (awaited on the web).
+    in_flight: VecDeque<(Option<wgpu::SubmissionIndex>, Arc<Mutex<MapSlot>>)>,
 }
 
 impl std::fmt::Debug for Upload {
@@ -304,19 +303,9 @@ impl Upload {
         };
         let target = {
             let mut state = shared.lock();
-            // Staged, the bytes land by GPU copies recorded in stream; otherwise by queue
-            // writes, which run ahead of pending work: a buffer that work still uses (or
-            // clears, with zero_on_reuse) has that work submitted first.
-            let order = if STAGED {
-                crate::pool::WriteOrder::InStream
-            } else {
-                crate::pool::WriteOrder::AheadOfStream
-            };
-            let lease = shared.acquire_for(&mut state, len, BufferKind::Storage, order)?;
-            if !STAGED && state.is_pending(&lease.buffer) {
-                state.flush();
-            }
-            lease
+            // The bytes land by GPU copies recorded in stream.
+            let order = crate::pool::WriteOrder::InStream;
+            shared.acquire_for(&mut state, len, BufferKind::Storage, order)?
         };
         Ok(Upload {
             shared: Arc::clone(shared),
@@ -355,10 +344,10 @@ impl Upload {
         self.received
     }
 
-    /// Source bytes per unit written at once: a whole 8-byte word staged (mapped ranges start
-    /// on 8 bytes), else a 4-byte word (`writeBuffer`'s unit); twice that for `int64`.
+    /// Source bytes per unit written at once: a whole 8-byte word (mapped ranges start on 8
+    /// bytes); twice that for `int64`.
     pub(crate) fn unit(&self) -> usize {
-        let word = if STAGED { 8 } else { 4 };
+        let word = 8;
         match self.source {
             SourceType::Same => word,
             SourceType::Int64 => word * 2,
@@ -477,11 +466,7 @@ impl Upload {
                 state.charge_conversion();
             }
             state.record(Transfer {
-                route: if STAGED {
-                    Route::StagedWrite
-                } else {
-                    Route::HostWrite
-                },
+                route: Route::StagedWrite,
                 fallback_from: None,
                 reason: None,
                 dtype_in: std::mem::take(&mut self.dtype_in),
@@ -515,7 +500,8 @@ impl Upload {
 }
 
 /// Direct writes from memory the crate cannot borrow as a slice: the web's JS typed arrays
-/// (`web/stream.rs`), written by `writeBuffer` from JS memory. Natively every write is a slice.
+/// (`web/stream.rs`), copied into the mapped staging from JS memory, and the backpressure the
+/// web awaits. Natively every write is a slice and a full ring blocks.
 #[allow(dead_code)]
 impl Upload {
     /// How the source bytes are laid out.
@@ -533,22 +519,46 @@ impl Upload {
         }
     }
 
-    /// Take `n` source bytes, whole units of a [`SourceType::Same`] source with nothing carried
-    /// and no staging, that `write(device, target, offset)` puts into the target buffer itself
-    /// (the web writes them from JS memory, never copying them into wasm).
+    /// Take `n` source bytes, whole units of a [`SourceType::Same`] source with nothing carried,
+    /// that `put(staging, at, from, len)` copies itself: source bytes `from..from + len` (counted
+    /// from the first of the `n`) into the mapped staging buffer at `at` (the web copies them
+    /// from JS memory, never into wasm).
     pub(crate) fn write_direct(
         &mut self,
         n: u64,
-        write: impl FnOnce(&wgpu::Device, &wgpu::Buffer, u64) -> Result<()>,
+        put: impl FnMut(&wgpu::Buffer, u64, usize, usize) -> Result<()>,
     ) -> Result<()> {
-        debug_assert!(!STAGED && self.carry.is_empty() && self.source == SourceType::Same);
+        debug_assert!(self.carry.is_empty() && self.source == SourceType::Same);
         self.check_room(n)?;
-        if let Some(target) = &self.target {
-            write(&self.shared.gpu.device, &target.buffer, self.written)?;
-        }
+        let len = usize::try_from(n).map_err(|_| Error::invalid_argument("data", "too long"))?;
+        self.emit_staged_with(len, put)?;
         self.received += n;
-        self.written += n;
         Ok(())
+    }
+
+    /// The most source bytes to hand [`Upload::write`] at once where the host cannot block: a
+    /// piece of at most this many takes at most one staging chunk beyond the one being filled.
+    pub(crate) fn piece_bytes(&self) -> u64 {
+        self.config_chunk()
+    }
+
+    /// Where the host cannot block (the web): before a piece of at most
+    /// [`Upload::piece_bytes`], a wait for the engine's oldest upload staging buffer still being
+    /// copied, when [`TRANSFER_RING`] of them are busy counting this upload's open chunk;
+    /// `None` when there is room. Engine-wide, not per upload: a file of many small tensors
+    /// starts a new upload per tensor while the last ones' chunks are still being copied.
+    pub(crate) fn backpressure(&self) -> Option<MapWait> {
+        let state = self.shared.lock();
+        let mut busy = state
+            .remapping
+            .iter()
+            .filter(|slot| !MapSlot::is_done(slot));
+        let open = usize::from(self.staging.is_some());
+        let oldest = busy.next()?;
+        if 1 + busy.count() + open < TRANSFER_RING {
+            return None;
+        }
+        Some(MapWait(Arc::clone(oldest)))
     }
 }
 
@@ -561,15 +571,14 @@ impl Drop for Upload {
         // Unfinished: let the chunks in flight land, so their staging buffers are back in the
         // pool when the failed upload is gone.
         if self.target.is_some() {
-            if let Some(last) = self.in_flight.pop_back() {
-                let _ = crate::platform::wait_for(&self.shared.gpu.device, Some(last));
+            if let Some((last, _)) = self.in_flight.pop_back() {
+                let _ = crate::platform::wait_for(&self.shared.gpu.device, last);
             }
         }
         let mut state = self.shared.lock();
         state.collect_remapped();
         if let Some((lease, _)) = staging {
-            // Still mapped and unused by the GPU: idle as it is.
-            state.release(lease);
+            state.release_unused_staging(lease);
         }
         if let Some(target) = self.target.take() {
             state.release(target);
@@ -578,22 +587,27 @@ impl Drop for Upload {
 }
 
 impl Upload {
-    /// Write target bytes at the running offset: staged, or straight to the queue.
+    /// Write target bytes at the running offset, through the mapped staging chunk.
     fn emit(&mut self, bytes: &[u8]) -> Result<()> {
-        if STAGED {
-            return self.emit_staged(bytes);
-        }
-        if let Some(target) = &self.target {
-            crate::router::queue_write(&self.shared.gpu.queue, &target.buffer, self.written, bytes);
-        }
-        self.written += bytes.len() as u64;
-        Ok(())
+        self.emit_staged_with(bytes.len(), |staging, at, from, n| {
+            let part = bytes
+                .get(from..from + n)
+                .ok_or_else(|| Error::invalid_argument("data", "shorter than counted"))?;
+            crate::platform::write_mapped(staging, at, part)
+        })
     }
 
-    /// Copy target bytes into the mapped staging chunk, submitting each full chunk.
-    fn emit_staged(&mut self, mut bytes: &[u8]) -> Result<()> {
+    /// Emit `len` target bytes at the running offset: `put(staging, at, from, n)` copies bytes
+    /// `from..from + n` of them into the mapped staging chunk at `at`; each full chunk is
+    /// submitted.
+    fn emit_staged_with(
+        &mut self,
+        len: usize,
+        mut put: impl FnMut(&wgpu::Buffer, u64, usize, usize) -> Result<()>,
+    ) -> Result<()> {
         let target_len = self.target_len();
-        while !bytes.is_empty() {
+        let mut from = 0;
+        while from < len {
             let slot = self.config_chunk().min(target_len.next_multiple_of(8));
             if self.staging.is_none() {
                 let lease = self.take_staging(slot)?;
@@ -602,12 +616,11 @@ impl Upload {
             let Some((lease, fill)) = self.staging.as_mut() else {
                 return Ok(());
             };
-            let room = (slot - *fill) as usize;
-            let (now, rest) = bytes.split_at(room.min(bytes.len()));
-            crate::platform::write_mapped(&lease.buffer, *fill, now)?;
-            *fill += now.len() as u64;
-            self.written += now.len() as u64;
-            bytes = rest;
+            let n = ((slot - *fill) as usize).min(len - from);
+            put(&lease.buffer, *fill, from, n)?;
+            *fill += n as u64;
+            self.written += n as u64;
+            from += n;
             if *fill == slot || self.written >= target_len {
                 self.submit_chunk()?;
             }
@@ -615,8 +628,14 @@ impl Upload {
         Ok(())
     }
 
+    /// The staging chunk: the engine's transfer chunk, at most [`UPLOAD_CHUNK_MAX_BYTES`].
+    ///
+    /// [`UPLOAD_CHUNK_MAX_BYTES`]: crate::platform::UPLOAD_CHUNK_MAX_BYTES
     fn config_chunk(&self) -> u64 {
-        self.shared.config.transfer_chunk_bytes.next_multiple_of(8)
+        let chunk = self.shared.config.transfer_chunk_bytes;
+        crate::platform::UPLOAD_CHUNK_MAX_BYTES
+            .map_or(chunk, |most| chunk.min(most))
+            .next_multiple_of(8)
     }
 
     /// The tensor's bytes as written: whole 4-byte words.
@@ -629,7 +648,8 @@ impl Upload {
     fn take_staging(&mut self, bytes: u64) -> Result<Lease> {
         let device = &self.shared.gpu.device;
         if self.in_flight.len() >= TRANSFER_RING {
-            crate::platform::wait_for(device, self.in_flight.pop_front())?;
+            let oldest = self.in_flight.pop_front().and_then(|(index, _)| index);
+            crate::platform::wait_for(device, oldest)?;
         } else {
             crate::platform::poll(device);
         }
@@ -654,11 +674,10 @@ impl Upload {
                 .copy_buffer_to_buffer(&lease.buffer, 0, &target.buffer, at, fill4);
             state.uses(&target.buffer);
         }
-        state.remap_after_flush.push(lease);
+        let remapped = state.remap_after_flush(lease);
         state.flush();
-        if let Some(index) = state.last_submission.clone() {
-            self.in_flight.push_back(index);
-        }
+        self.in_flight
+            .push_back((state.last_submission.clone(), remapped));
         Ok(())
     }
 

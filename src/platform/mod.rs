@@ -40,7 +40,8 @@ pub(crate) type Deferred = Box<dyn FnOnce()>;
 #[derive(Default)]
 pub(crate) struct MapSlot {
     result: Option<bool>,
-    waker: Option<Waker>,
+    /// Every task awaiting the slot (an upload's backpressure and `synchronize` may both).
+    wakers: Vec<Waker>,
 }
 
 /// Resolves with the slot's result once a callback has set it.
@@ -51,9 +52,17 @@ impl MapSlot {
     pub fn finish(slot: &Mutex<MapSlot>, ok: bool) {
         let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
         slot.result = Some(ok);
-        if let Some(waker) = slot.waker.take() {
+        for waker in std::mem::take(&mut slot.wakers) {
             waker.wake();
         }
+    }
+
+    /// Whether the callback has run.
+    pub fn is_done(slot: &Mutex<MapSlot>) -> bool {
+        slot.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .result
+            .is_some()
     }
 }
 
@@ -64,25 +73,11 @@ impl Future for MapWait {
         match slot.result {
             Some(ok) => Poll::Ready(ok),
             None => {
-                slot.waker = Some(cx.waker().clone());
+                if !slot.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    slot.wakers.push(cx.waker().clone());
+                }
                 Poll::Pending
             }
         }
-    }
-}
-
-/// Copy `bytes` into a mapped upload staging buffer at `at` (a multiple of 8) on this thread.
-pub(crate) fn write_mapped_here(buffer: &wgpu::Buffer, at: u64, bytes: &[u8]) -> crate::Result<()> {
-    let end = at + bytes.len().next_multiple_of(4) as u64;
-    let mut view = buffer
-        .get_mapped_range_mut(at..end)
-        .map_err(staging_not_mapped)?;
-    view.slice(..bytes.len()).copy_from_slice(bytes);
-    Ok(())
-}
-
-fn staging_not_mapped(e: wgpu::MapRangeError) -> crate::Error {
-    crate::Error::DeviceLost {
-        reason: format!("upload staging not mapped: {e}"),
     }
 }

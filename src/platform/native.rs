@@ -12,6 +12,17 @@ pub(crate) const MAPPED_STAGING: bool = true;
 /// an (empty) submission of its own to reach the GPU.
 pub(crate) const QUEUE_WRITES_WAIT_FOR_SUBMIT: bool = true;
 
+/// Map callbacks run only inside a device poll ([`wait_for`], [`poll`]): a task must not await
+/// one it has not polled for.
+pub(crate) const MAPS_SETTLE_BY_THEMSELVES: bool = false;
+
+/// A mapped buffer's ranges can be viewed again once the last view is dropped.
+pub(crate) const MAPPED_RANGES_REUSABLE: bool = true;
+
+/// Streamed uploads stage in chunks of the engine's `transfer_chunk_bytes` (16 MiB uploads at
+/// 22-25 GB/s on the H100, 8 MiB at 17-20: bench/RESULTS.md).
+pub(crate) const UPLOAD_CHUNK_MAX_BYTES: Option<u64> = None;
+
 /// WGSL that uses subgroup operations needs no directive for naga (which rejects `enable
 /// subgroups;` as not yet implemented); the SUBGROUP feature on the device is what allows it.
 pub(crate) const WGSL_ENABLE_SUBGROUPS: &str = "";
@@ -197,7 +208,7 @@ pub(crate) fn read_mapped(buffer: &wgpu::Buffer, dst: &mut [u8]) -> Result<()> {
 pub(crate) fn write_mapped(buffer: &wgpu::Buffer, at: u64, bytes: &[u8]) -> Result<()> {
     let threads = copy_threads(bytes.len());
     if threads < 2 {
-        return super::write_mapped_here(buffer, at, bytes);
+        return write_mapped_here(buffer, at, bytes);
     }
     // Parts of whole 8-byte words, so each view starts where a mapped range may.
     let part = bytes.len().div_ceil(threads).next_multiple_of(8);
@@ -208,7 +219,7 @@ pub(crate) fn write_mapped(buffer: &wgpu::Buffer, at: u64, bytes: &[u8]) -> Resu
         views.push((
             buffer
                 .get_mapped_range_mut(from..to)
-                .map_err(super::staging_not_mapped)?,
+                .map_err(staging_not_mapped)?,
             piece,
         ));
     }
@@ -231,4 +242,20 @@ pub(crate) fn prefix(view: &[u8], len: u64) -> Result<&[u8]> {
                 view.len()
             ),
         })
+}
+
+/// Copy `bytes` into a mapped upload staging buffer at `at` (a multiple of 8) on this thread.
+fn write_mapped_here(buffer: &wgpu::Buffer, at: u64, bytes: &[u8]) -> Result<()> {
+    let end = at + bytes.len().next_multiple_of(4) as u64;
+    let mut view = buffer
+        .get_mapped_range_mut(at..end)
+        .map_err(staging_not_mapped)?;
+    view.slice(..bytes.len()).copy_from_slice(bytes);
+    Ok(())
+}
+
+fn staging_not_mapped(e: wgpu::MapRangeError) -> Error {
+    Error::DeviceLost {
+        reason: format!("upload staging not mapped: {e}"),
+    }
 }

@@ -6,12 +6,24 @@ use crate::web::raw::{self, RawDevice};
 use std::sync::Arc;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
-/// WebGPU maps buffers only asynchronously, between tasks: no upload staging buffer is kept
-/// mapped, and host data goes to the GPU by `writeBuffer`.
+/// WebGPU maps buffers only asynchronously, between tasks: a synchronous upload cannot wait for
+/// a staging buffer to be mapped again, so `toDevice` writes with `writeBuffer`. (Streamed
+/// uploads, which are async, do go through mapped staging: `crate::stream::Upload`.)
 pub(crate) const MAPPED_STAGING: bool = false;
 
 /// `writeBuffer` runs on the queue by itself: a write needs no submission to reach the GPU.
 pub(crate) const QUEUE_WRITES_WAIT_FOR_SUBMIT: bool = false;
+
+/// The event loop settles maps by itself: a task may await any of them.
+pub(crate) const MAPS_SETTLE_BY_THEMSELVES: bool = true;
+
+/// A range of a mapped buffer, once handed out by `getMappedRange`, stays taken until unmap.
+pub(crate) const MAPPED_RANGES_REUSABLE: bool = false;
+
+/// Streamed uploads stage in chunks of at most 4 MiB (Dawn's own write path uses 4 MiB): on
+/// Dawn on the H100 a ring of 4 MiB chunks loaded a file as fast as one of 16 MiB, and mapped
+/// staging counts in the page's memory (bench/RESULTS.md, bench/pace-dawn.mjs).
+pub(crate) const UPLOAD_CHUNK_MAX_BYTES: Option<u64> = Some(4 << 20);
 
 /// WGSL goes to the browser as written, and WebGPU requires `enable subgroups;` before subgroup
 /// operations (with the device's `subgroups` feature).
@@ -235,8 +247,35 @@ pub(crate) fn mapped_js(buffer: &wgpu::Buffer, n: u64) -> Result<js_sys::Uint8Ar
     ))
 }
 
-/// Copy `bytes` into a mapped upload staging buffer at `at`. (The web keeps no upload staging
-/// mapped, [`MAPPED_STAGING`], so nothing calls this there.)
+/// Copy `bytes` into a mapped upload staging buffer at `at` (a multiple of 8), through a range
+/// of its own as [`write_mapped_js`] maps.
 pub(crate) fn write_mapped(buffer: &wgpu::Buffer, at: u64, bytes: &[u8]) -> Result<()> {
-    super::write_mapped_here(buffer, at, bytes)
+    let range = mapped_range(buffer, at, bytes.len())?;
+    range.subarray(0, bytes.len() as u32).copy_from(bytes);
+    Ok(())
+}
+
+/// Copy a JS `Uint8Array` into a mapped upload staging buffer at `at` (a multiple of 8), from
+/// JS memory to the mapped range with no copy into wasm.
+pub(crate) fn write_mapped_js(
+    buffer: &wgpu::Buffer,
+    at: u64,
+    bytes: &js_sys::Uint8Array,
+) -> Result<()> {
+    mapped_range(buffer, at, bytes.length() as usize)?.set(bytes, 0);
+    Ok(())
+}
+
+/// The mapped bytes `at..at + n` (rounded up to a 4-byte word) of an upload staging buffer.
+/// Raw WebGPU, not wgpu's mapped views: wgpu maps the whole buffer at its first view, and
+/// WebGPU refuses a range overlapping one already handed out; an upload's ranges follow each
+/// other, so each write maps a range of its own.
+fn mapped_range(buffer: &wgpu::Buffer, at: u64, n: usize) -> Result<js_sys::Uint8Array> {
+    let n = (n as u64).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+    let range = raw::of_buffer(buffer)
+        .get_mapped_range(at as f64, n as f64)
+        .map_err(|_| Error::DeviceLost {
+            reason: "an upload staging range could not be mapped".into(),
+        })?;
+    Ok(js_sys::Uint8Array::new(&range))
 }

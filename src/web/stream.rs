@@ -149,10 +149,11 @@ impl WasmEngine {
     }
 }
 
-/// Take the next piece straight from a JS `Uint8Array`: whole words go to `writeBuffer` from JS
-/// memory (no copy into wasm); the few bytes around them through the upload's carry. `int64`
-/// data is converted through wasm memory, 1 MiB at a time. (`js/index.js` paces the pieces
-/// against the queue, so Dawn's own staging for the writes stays bounded.)
+/// Take the next piece straight from a JS `Uint8Array`: whole units are copied from JS memory
+/// into the upload's mapped staging (no copy into wasm); the few bytes around them go through
+/// the upload's carry. `int64` data is converted through wasm memory, 1 MiB at a time.
+/// (`js/index.js` hands over pieces of at most [`Upload::piece_bytes`] and awaits
+/// [`WasmUpload::ready`] between them, so the staging ring stays bounded.)
 fn write_js(upload: &mut Upload, piece: &Uint8Array) -> crate::Result<()> {
     const SLICE: u32 = 1 << 20;
     let n = piece.length();
@@ -175,18 +176,9 @@ fn write_js(upload: &mut Upload, piece: &Uint8Array) -> crate::Result<()> {
         upload.write(&piece.subarray(0, head).to_vec())?;
     }
     if whole > 0 {
-        upload.write_direct(u64::from(whole), |device, target, at| {
-            use super::raw;
-            raw::of_device(device)
-                .queue()
-                .write_buffer(
-                    &raw::of_buffer(target),
-                    at as f64,
-                    &piece.clone().into(),
-                    f64::from(head),
-                    f64::from(whole),
-                )
-                .map_err(|e| Error::invalid_argument("data", format!("writeBuffer refused: {e:?}")))
+        upload.write_direct(u64::from(whole), |staging, at, from, len| {
+            let from = head + from as u32;
+            crate::platform::write_mapped_js(staging, at, &piece.subarray(from, from + len as u32))
         })?;
     }
     if head + whole < n {
@@ -200,6 +192,23 @@ impl WasmUpload {
     /// Take the next piece.
     pub fn write(&mut self, piece: Uint8Array) -> JsResult<()> {
         write_js(self.open()?, &piece).map_err(to_js_error)
+    }
+
+    /// A promise to await before the next piece when the staging ring is full (its oldest chunk
+    /// mapped again); `undefined` when there is room.
+    pub fn ready(&self) -> Option<js_sys::Promise> {
+        let wait = self.upload.as_ref()?.backpressure()?;
+        Some(wasm_bindgen_futures::future_to_promise(async move {
+            // A failed map (a lost device) settles too: the next write reports it.
+            wait.await;
+            Ok(JsValue::UNDEFINED)
+        }))
+    }
+
+    /// The most bytes to hand `write` at once (the staging chunk size).
+    #[wasm_bindgen(js_name = pieceBytes)]
+    pub fn piece_bytes(&self) -> f64 {
+        self.upload.as_ref().map_or(0.0, |u| u.piece_bytes() as f64)
     }
 
     /// Source bytes taken so far and in all.

@@ -162,3 +162,57 @@ test('500 tensors of 4 KiB to 1 MiB uploaded, added and disposed in one task nee
   assert.ok(r.peak <= 2 * (1 << 20) * 1.125 * 2 + arenas, `peak ${r.peak}`);
   assert.equal(r.value, true);
 });
+
+test('a streamed upload stages through at most 4 chunks of 4 MiB, however fast its source, across uploads too', async () => {
+  const r = await fx.page.evaluate(async () => {
+    await engine.synchronize();
+    engine.pool.trim(0);
+    const piece = 1 << 20;
+    let most = 0;
+    let target = 0;
+    // A source that never waits (microtasks only), sampling the pool's bytes in use beyond
+    // the tensor being filled before each piece.
+    async function* fast(bytes, seed) {
+      for (let at = 0; at < bytes; at += piece) {
+        most = Math.max(most, engine.pool.stats().bytesInUse - target);
+        yield new Uint8Array(Math.min(piece, bytes - at)).fill((seed + at / piece) % 251);
+      }
+    }
+    const check = async (t, bytes, seed) => {
+      let ok = true;
+      let at = 0;
+      for await (const chunk of t.read({ chunkBytes: piece })) {
+        const b = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        if (b[0] !== (seed + at / piece) % 251 || b[b.length - 1] !== (seed + at / piece) % 251) ok = false;
+        at += b.length;
+      }
+      return ok && at === bytes;
+    };
+    const before = engine.pool.stats().bytesInUse;
+    // One 40 MiB tensor.
+    target = before + (40 << 20);
+    const big = await engine.toDeviceStream(fast(40 << 20, 0), [10 << 20], { dtype: 'float32' });
+    const bigMost = most;
+    const bigOk = await check(big, 40 << 20, 0);
+    big.dispose();
+    await engine.synchronize();
+    // Twelve tensors of 3 MiB, one after the other: each upload starts while the last ones'
+    // chunks may still be copied.
+    most = 0;
+    const small = [];
+    for (let i = 0; i < 12; i++) {
+      target = engine.pool.stats().bytesInUse + (3 << 20);
+      small.push(await engine.toDeviceStream(fast(3 << 20, i * 7), [3 << 18], { dtype: 'int32' }));
+    }
+    const smallMost = most;
+    const route = engine.ledger().at(-1).route;
+    let smallOk = true;
+    for (let i = 0; i < 12; i++) { smallOk &&= await check(small[i], 3 << 20, i * 7); small[i].dispose(); }
+    await engine.synchronize();
+    return { bigMost, bigOk, smallMost, smallOk, route, after: engine.pool.stats().bytesInUse - before };
+  });
+  const ring = 4 * (4 << 20);
+  assert.ok(r.bigMost > 0 && r.bigMost <= ring, `one upload's staging: ${r.bigMost} bytes`);
+  assert.ok(r.smallMost > 0 && r.smallMost <= ring, `staging across uploads: ${r.smallMost} bytes`);
+  assert.deepEqual([r.bigOk, r.smallOk, r.route, r.after], [true, true, 'staged-write', 0]);
+});
