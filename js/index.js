@@ -1226,7 +1226,6 @@ export class Engine {
       await this.#settle();
       throw e;
     } finally {
-      upload.abort();
       upload.free();
     }
   }

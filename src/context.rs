@@ -96,7 +96,7 @@ pub(crate) struct State {
     pub last_submission: Option<wgpu::SubmissionIndex>,
     /// Upload staging buffers used by pending commands: mapped again once submitted, then they
     /// return to the pool through `remapped` (see [`State::remap_after_flush`]).
-    remap_after_flush: Vec<(Lease, Arc<Mutex<MapSlot>>)>,
+    remap_after_flush: Vec<Lease>,
     /// The maps of upload staging buffers not yet done, for [`crate::Engine::synchronize`].
     pub remapping: Vec<Arc<Mutex<MapSlot>>>,
     /// Upload staging buffers whose map completed, waiting to go back to the pool. Map callbacks
@@ -245,17 +245,18 @@ impl State {
             self.counters.submits += 1;
         }
         self.remapping.retain(|slot| !MapSlot::is_done(slot));
-        for (lease, slot) in std::mem::take(&mut self.remap_after_flush) {
-            self.remap(lease, slot);
+        for lease in std::mem::take(&mut self.remap_after_flush) {
+            self.remap(lease);
         }
         submitted
     }
 
     /// Map the (unmapped) upload staging buffer `lease` again; it returns to the pool through
-    /// `remapped` once mapped, and `slot` is finished then.
-    fn remap(&mut self, lease: Lease, slot: Arc<Mutex<MapSlot>>) {
+    /// `remapped` once mapped, and its slot in `remapping` is finished then.
+    fn remap(&mut self, lease: Lease) {
         let buffer = lease.buffer.clone();
         let back = Arc::clone(&self.remapped);
+        let slot: Arc<Mutex<MapSlot>> = Arc::default();
         self.remapping.push(Arc::clone(&slot));
         buffer.map_async(wgpu::MapMode::Write, .., move |result| {
             let ok = result.is_ok();
@@ -277,18 +278,16 @@ impl State {
             self.release(lease);
         } else {
             lease.buffer.unmap();
-            self.remap(lease, Arc::default());
+            self.remap(lease);
         }
     }
 
     /// Map the upload staging buffer `lease` again once the pending commands (which copy from
-    /// it) are submitted; it returns to the pool when mapped ([`State::collect_remapped`]). The
-    /// slot is finished then: where the host cannot block (the web), an upload awaits it to
-    /// keep its staging bounded.
-    pub fn remap_after_flush(&mut self, lease: Lease) -> Arc<Mutex<MapSlot>> {
-        let slot: Arc<Mutex<MapSlot>> = Arc::default();
-        self.remap_after_flush.push((lease, Arc::clone(&slot)));
-        slot
+    /// it) are submitted; it returns to the pool when mapped ([`State::collect_remapped`]).
+    /// Until then its map counts in `remapping`: where the host cannot block (the web),
+    /// uploads await the oldest to keep the engine's staging bounded.
+    pub fn remap_after_flush(&mut self, lease: Lease) {
+        self.remap_after_flush.push(lease);
     }
 
     /// The end-of-task submission: submit what the task recorded; the next recording schedules

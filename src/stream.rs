@@ -264,9 +264,9 @@ pub struct Upload {
     start: f64,
     /// The staging chunk being filled, and the bytes in it.
     staging: Option<(Lease, u64)>,
-    /// Chunks submitted, oldest first: the submission (natively waited for when the ring is
-    /// full) and the slot their staging buffer's map settles (awaited on the web).
-    in_flight: VecDeque<(Option<wgpu::SubmissionIndex>, Arc<Mutex<MapSlot>>)>,
+    /// Submissions of chunks still being copied, oldest first: natively a full ring waits for
+    /// the oldest (on the web, [`Upload::backpressure`] counts the engine's staging maps).
+    in_flight: VecDeque<wgpu::SubmissionIndex>,
 }
 
 impl std::fmt::Debug for Upload {
@@ -571,8 +571,8 @@ impl Drop for Upload {
         // Unfinished: let the chunks in flight land, so their staging buffers are back in the
         // pool when the failed upload is gone.
         if self.target.is_some() {
-            if let Some((last, _)) = self.in_flight.pop_back() {
-                let _ = crate::platform::wait_for(&self.shared.gpu.device, last);
+            if let Some(last) = self.in_flight.pop_back() {
+                let _ = crate::platform::wait_for(&self.shared.gpu.device, Some(last));
             }
         }
         let mut state = self.shared.lock();
@@ -648,8 +648,7 @@ impl Upload {
     fn take_staging(&mut self, bytes: u64) -> Result<Lease> {
         let device = &self.shared.gpu.device;
         if self.in_flight.len() >= TRANSFER_RING {
-            let oldest = self.in_flight.pop_front().and_then(|(index, _)| index);
-            crate::platform::wait_for(device, oldest)?;
+            crate::platform::wait_for(device, self.in_flight.pop_front())?;
         } else {
             crate::platform::poll(device);
         }
@@ -674,10 +673,11 @@ impl Upload {
                 .copy_buffer_to_buffer(&lease.buffer, 0, &target.buffer, at, fill4);
             state.uses(&target.buffer);
         }
-        let remapped = state.remap_after_flush(lease);
+        state.remap_after_flush(lease);
         state.flush();
-        self.in_flight
-            .push_back((state.last_submission.clone(), remapped));
+        if let Some(index) = state.last_submission.clone() {
+            self.in_flight.push_back(index);
+        }
         Ok(())
     }
 

@@ -23,6 +23,17 @@ def ab_table(ab):
     ]
 
 
+def side_by_side(ab, tag, hot, rng):
+    """Where and how two builds were compared (data files named by `tag`), then the tables:
+    both in one Chromium page, and the hot-path bench on Dawn on the H100."""
+    return [
+        "both builds in one Chromium page (`node bench/hotpath-ab.mjs --before DIR [--swap]`,",
+        f"`bench/data/chromium-swiftshader-{tag}-ab-*.json`), and the hot-path bench on Dawn on the",
+        f"H100, three runs per build, interleaved (`bench/data/h100-dawn-hotpath-{tag}-*.json`):",
+        "",
+    ] + ab_table(ab) + chain_rows([("Dawn, H100", f"h100-dawn-hotpath-{tag}-{{}}-*.json")], hot, rng)
+
+
 def chain_rows(envs, hot, rng):
     """Table rows of one hot-path workload measured before and after a change, per place."""
     rows = []
@@ -295,14 +306,9 @@ def eager_free(hot, rng):
         "to 20–65 µs after 300,000 calls in one task, and a chain of adds ran at 30–170 µs per op",
         "against 2.7–10.6 after. After, both stay flat.",
         "",
-        "Short tasks, where the finalizers run between rounds outside the timed loops: both builds",
-        "in one Chromium page (`node bench/hotpath-ab.mjs --before DIR [--swap]`,",
-        "`bench/data/chromium-swiftshader-free-ab-*.json`), and the hot-path bench on Dawn on the",
-        "H100, three runs per build, interleaved (`bench/data/h100-dawn-hotpath-free-*.json`).",
-        "",
+        "Short tasks, where the finalizers run between rounds outside the timed loops:",
     ]
-    out += ab_table(ab)
-    out += chain_rows([("Dawn, H100", "h100-dawn-hotpath-free-{}-*.json")], hot, rng)
+    out += side_by_side(ab, "free", hot, rng)
     gp = [r["getPutUs"]["after"] - r["getPutUs"]["before"] for r in ab]
     out += [
         "",
@@ -333,13 +339,9 @@ def interned_meta(hot, rng):
         "float64 list (an allocation on each side and a third call to free it). JS asks for an id's",
         "list once and keeps it per module instance; past 65,536 distinct shapes a tensor's own list",
         "is asked for instead, so the table stays bounded. Before: 5ee9600; after: this change.",
-        "Both builds in one Chromium page (`node bench/hotpath-ab.mjs --before DIR [--swap]`,",
-        "`bench/data/chromium-swiftshader-meta-ab-*.json`), and the hot-path bench on Dawn on the",
-        "H100, three runs per build, interleaved (`bench/data/h100-dawn-hotpath-meta-*.json`):",
-        "",
+        "Measured with",
     ]
-    out += ab_table(ab)
-    out += chain_rows([("Dawn, H100", "h100-dawn-hotpath-meta-{}-*.json")], hot, rng)
+    out += side_by_side(ab, "meta", hot, rng)
     gp = [r["getPutUs"]["after"] for r in ab]
     cd = [r["createDestroyUs"] for r in ab]
     out += [

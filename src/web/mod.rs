@@ -604,7 +604,7 @@ thread_local! {
 #[derive(Default)]
 struct MetaTable {
     /// Key: the dtype's code, then the dims (a slice of it finds an entry without allocating).
-    ids: std::collections::HashMap<Vec<usize>, u32>,
+    ids: crate::hashing::FastMap<Vec<usize>, u32>,
     metas: Vec<Vec<f64>>,
 }
 
