@@ -257,7 +257,15 @@ pub(crate) async fn read_back_as<T: bytemuck::Pod>(tensor: &Tensor) -> Result<Ve
             bytes: len as u64,
             reason: "host memory: the allocator refused the readback's new Vec; read into a slice the caller holds instead".into(),
         })?;
-    read_into_bytes(tensor, bytemuck::cast_slice_mut(&mut out)).await?;
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
+    // Fresh pages fault on first touch. A tensor of several staging chunks has them touched on
+    // helper threads first, all at once, and its chunk copies then run at `read_into`'s speed
+    // (on the H100 to_vec went from 4–8 to 8–11 GB/s from 64 MiB up). One chunk's copy already
+    // runs on helper threads, faulting in parallel: touching first measured no faster there.
+    if tensor.byte_len() > tensor.shared().config.transfer_chunk_bytes {
+        crate::platform::prefault(bytes);
+    }
+    read_into_bytes(tensor, bytes).await?;
     Ok(out)
 }
 

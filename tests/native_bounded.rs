@@ -51,6 +51,19 @@ fn readback_in_chunks_is_exact_at_every_boundary() {
     }
 }
 
+/// A new `Vec` of several chunks has its pages touched on helper threads before the chunks
+/// arrive (2 MiB a thread): large enough here for that to run, and every value lands.
+#[test]
+fn a_large_readback_into_a_new_vec_is_exact() {
+    let engine = engine_with(1 << 20, UploadRoute::Auto);
+    let n = (6 << 20) / 4 + 3; // 6 MiB and 3 floats: six whole chunks and a short one
+    let data: Vec<f32> = (0..n).map(|i| (i % 65_521) as f32 - 0.5).collect();
+    let t = engine.to_device(&data, [n], None).unwrap();
+    let in_use = settled_in_use(&engine);
+    assert_eq!(t.to_vec::<f32>().unwrap(), data);
+    assert_eq!(settled_in_use(&engine), in_use, "staging all back");
+}
+
 #[test]
 fn a_readback_holds_at_most_the_ring_of_staging_buffers() {
     let engine = engine_with(CHUNK, UploadRoute::Auto);

@@ -11,7 +11,8 @@
 //! * the end-of-task submission (the web only: [`end_of_task_timer`]);
 //! * out-of-memory scopes, and where uncaptured device errors go ([`ErrorHook`]);
 //! * host copies out of and into mapped staging ([`read_mapped`], [`write_mapped`]): on helper
-//!   threads natively for large copies, a typed-array copy on the web;
+//!   threads natively for large copies, a typed-array copy on the web; a new readback's
+//!   memory touched in parallel first ([`prefault`], native only);
 //! * buffers wgpu did not create ([`ForeignBuffer`]: a `GPUBuffer` on the web, none natively).
 //!
 //! The two top-level layers built on it are target-specific by nature and gated once in

@@ -228,6 +228,9 @@ pub(crate) fn copy_foreign(
     );
 }
 
+/// Nothing on the web: wasm memory is committed as it grows, and one thread copies anyway.
+pub(crate) fn prefault(_fresh: &mut [u8]) {}
+
 /// Copy the mapped bytes `0..dst.len()` of a readback staging buffer into `dst` (wasm memory).
 pub(crate) fn read_mapped(buffer: &wgpu::Buffer, dst: &mut [u8]) -> Result<()> {
     mapped_js(buffer, dst.len() as u64)?.copy_to(dst);

@@ -95,7 +95,7 @@ pub(crate) fn bounded_suite(out: &mut Report) {
             let staging_bytes = engine.pool().stats().bytes_cached - cached;
             assert!(into == data, "read_into values");
             let read_vec = seconds(reps, || {
-                std::hint::black_box(t.to_vec::<u32>().expect("readback"));
+                std::hint::black_box(t.to_vec::<u32>().expect("readback"))
             });
             drop(t);
             engine.pool().trim(0);
