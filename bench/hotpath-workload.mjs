@@ -27,6 +27,43 @@ export function churn500(engine, afterEach) {
   return last;
 }
 
+/**
+ * The raw floor of a host-in/host-out n×n matmul on `device`, everything made once: `step()`
+ * writes `a` into both inputs, records one pass of one dispatch and a copy into a staging
+ * buffer, submits, maps and reads it. Shared with bench/hostio-profile.mjs.
+ */
+export function rawHostInOut(device, a, n) {
+  const module = device.createShaderModule({ code: `
+    @group(0) @binding(0) var<storage, read> a: array<f32>;
+    @group(0) @binding(1) var<storage, read> b: array<f32>;
+    @group(0) @binding(2) var<storage, read_write> c: array<f32>;
+    @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+      var s = 0.0;
+      for (var k = 0u; k < ${n}u; k++) { s += a[g.y * ${n}u + k] * b[k * ${n}u + g.x]; }
+      c[g.y * ${n}u + g.x] = s;
+    }` });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const U = GPUBufferUsage;
+  const [ba, bb, bc] = [0, 1, 2].map(() => device.createBuffer({ size: n * n * 4, usage: U.STORAGE | U.COPY_DST | U.COPY_SRC }));
+  const staging = device.createBuffer({ size: n * n * 4, usage: U.MAP_READ | U.COPY_DST });
+  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [ba, bb, bc].map((buffer, binding) => ({ binding, resource: { buffer } })) });
+  return {
+    async step() {
+      device.queue.writeBuffer(ba, 0, a); device.queue.writeBuffer(bb, 0, a);
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline); pass.setBindGroup(0, bindGroup); pass.dispatchWorkgroups(n / 8, n / 8); pass.end();
+      encoder.copyBufferToBuffer(bc, 0, staging, 0, n * n * 4);
+      device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      const out = new Float32Array(staging.getMappedRange()).slice();
+      staging.unmap();
+      return out;
+    },
+    destroy() { [ba, bb, bc, staging].forEach((b) => b.destroy()); },
+  };
+}
+
 export async function run(tmath, options = {}) {
 
   const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -153,35 +190,14 @@ export async function run(tmath, options = {}) {
       x.dispose(); w.dispose(); c.dispose();
       tm.push(performance.now() - t0);
     }
-    const mm = device.createShaderModule({ code: `
-      @group(0) @binding(0) var<storage, read> a: array<f32>;
-      @group(0) @binding(1) var<storage, read> b: array<f32>;
-      @group(0) @binding(2) var<storage, read_write> c: array<f32>;
-      @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-        var s = 0.0;
-        for (var k = 0u; k < ${n}u; k++) { s += a[g.y * ${n}u + k] * b[k * ${n}u + g.x]; }
-        c[g.y * ${n}u + g.x] = s;
-      }` });
-    const mp = device.createComputePipeline({ layout: 'auto', compute: { module: mm, entryPoint: 'main' } });
-    const U = GPUBufferUsage;
-    const [ba, bb, bc] = [0, 1, 2].map(() => device.createBuffer({ size: n * n * 4, usage: U.STORAGE | U.COPY_DST | U.COPY_SRC }));
-    const rb = device.createBuffer({ size: n * n * 4, usage: U.MAP_READ | U.COPY_DST });
-    const bg = device.createBindGroup({ layout: mp.getBindGroupLayout(0), entries: [ba, bb, bc].map((buffer, binding) => ({ binding, resource: { buffer } })) });
+    const floor = rawHostInOut(device, a, n);
     const raw = [];
     for (let i = 0; i < 60; i++) {
       const t0 = performance.now();
-      device.queue.writeBuffer(ba, 0, a); device.queue.writeBuffer(bb, 0, a);
-      const enc = device.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      pass.setPipeline(mp); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(n / 8, n / 8); pass.end();
-      enc.copyBufferToBuffer(bc, 0, rb, 0, n * n * 4);
-      device.queue.submit([enc.finish()]);
-      await rb.mapAsync(GPUMapMode.READ);
-      new Float32Array(rb.getMappedRange()).slice();
-      rb.unmap();
+      await floor.step();
       raw.push(performance.now() - t0);
     }
-    [ba, bb, bc, rb].forEach((b) => b.destroy());
+    floor.destroy();
     out.matmul64HostInOut = { tmathMs: median(tm.slice(10)), rawMs: median(raw.slice(10)) };
   }
 

@@ -91,6 +91,15 @@ const HOST_ARRAYS = {
   Float16Array: Uint16Array,
 };
 
+/**
+ * Host data kinds by the number wasm takes for them (a number crosses into wasm for free, a
+ * string is encoded per call): the order of `HostKind` in src/web/transfer.rs.
+ */
+const HOST_KINDS = {
+  Float32Array: 0, Int32Array: 1, Float16Array: 2, Uint16Array: 3, BigInt64Array: 4,
+  Float64Array: 5, Array: 6, ArrayBuffer: 7, Uint8Array: 8,
+};
+
 /** The brand of a typed array (its [[TypedArrayName]]), or undefined for anything else. */
 function typedArrayTag(value) {
   return isView(value) ? taTag.call(value) : undefined;
@@ -130,8 +139,8 @@ function safeMessage(e) {
 }
 
 /**
- * Host data as wasm takes it: `{ data, tag }`, `data` a fresh view with the intrinsic
- * constructor over the caller's memory (or a Float64Array copy of a number array). Undefined if
+ * Host data as wasm takes it: `{ data, kind }` (a `HOST_KINDS` number), `data` a fresh view
+ * with the intrinsic constructor over the caller's memory (or a Float64Array copy of a number array). Undefined if
  * `input` is not host data.
  */
 function hostInput(input) {
@@ -146,12 +155,12 @@ function hostInput(input) {
     const length = taLength.call(input);
     const perElement = Ctor === Uint16Array ? 2 : Ctor.BYTES_PER_ELEMENT;
     const byteOffset = taByteOffset.call(input);
-    return { data: new Ctor(buffer, byteOffset, length * (perElement / Ctor.BYTES_PER_ELEMENT)), tag };
+    return { data: new Ctor(buffer, byteOffset, length * (perElement / Ctor.BYTES_PER_ELEMENT)), kind: HOST_KINDS[tag] };
   }
   const bytes = bufferByteLength(input);
   if (bytes !== undefined) {
     if (isDetached(input)) throw inputError('InvalidArgument', 'the ArrayBuffer is detached (transferred or freed); pass data that is still attached');
-    return { data: new Uint8Array(input, 0, bytes), tag: 'ArrayBuffer' };
+    return { data: new Uint8Array(input, 0, bytes), kind: HOST_KINDS.ArrayBuffer };
   }
   if (isArray(input)) {
     // One closure for the whole copy: no closure or string per element on this path.
@@ -167,7 +176,7 @@ function hostInput(input) {
       }
       return copy;
     });
-    return { data: values, tag: 'Array' };
+    return { data: values, kind: HOST_KINDS.Array };
   }
   return undefined;
 }
@@ -1162,7 +1171,7 @@ export class Engine {
       throw tmathError('InvalidArgument', `invalid argument \`input\`: toDevice accepts Float32Array, Float16Array, Uint16Array (with a 16-bit dtype), Int32Array, BigInt64Array, Float64Array, number arrays, ArrayBuffer/Uint8Array (with a dtype), GPUBuffer, tmath Tensors, ONNX Runtime Web and TensorFlow.js tensors; got ${host?.unsupported ?? describe(data.data)}`);
     }
     const dims = cleanShape(shape ?? data.shape);
-    return this.#wrap(call(() => this.#inner.toDeviceHost(host.data, host.tag, dims, dtype)));
+    return this.#wrap(call(() => this.#inner.toDeviceHost(host.data, host.kind, dims, dtype)));
   }
 
   /**

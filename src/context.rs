@@ -160,7 +160,7 @@ impl State {
         let device = &self.device;
         self.encoder.get_or_insert_with(|| {
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("tmath"),
+                label: crate::platform::COMMAND_LABEL,
             })
         })
     }
@@ -195,7 +195,7 @@ impl State {
             let pass = self
                 .encoder()
                 .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("tmath"),
+                    label: crate::platform::COMMAND_LABEL,
                     timestamp_writes: None,
                 })
                 .forget_lifetime();

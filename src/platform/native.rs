@@ -23,6 +23,9 @@ pub(crate) const MAPPED_RANGES_REUSABLE: bool = true;
 /// 22-25 GB/s on the H100, 8 MiB at 17-20: bench/RESULTS.md).
 pub(crate) const UPLOAD_CHUNK_MAX_BYTES: Option<u64> = None;
 
+/// The label of tmath's command encoders and passes, so driver messages and captures name it.
+pub(crate) const COMMAND_LABEL: Option<&str> = Some("tmath");
+
 /// WGSL that uses subgroup operations needs no directive for naga (which rejects `enable
 /// subgroups;` as not yet implemented); the SUBGROUP feature on the device is what allows it.
 pub(crate) const WGSL_ENABLE_SUBGROUPS: &str = "";

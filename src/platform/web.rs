@@ -25,6 +25,11 @@ pub(crate) const MAPPED_RANGES_REUSABLE: bool = false;
 /// staging counts in the page's memory (bench/RESULTS.md, bench/pace-dawn.mjs).
 pub(crate) const UPLOAD_CHUNK_MAX_BYTES: Option<u64> = Some(4 << 20);
 
+/// No label on the hot path's encoders and passes: wgpu's WebGPU backend moves a label across
+/// the JS boundary as a string each time (set on the descriptor, read back and set again at
+/// `finish`), 1-2 µs a submission on the H100's host (a CPU profile of bench/hostio-profile.mjs).
+pub(crate) const COMMAND_LABEL: Option<&str> = None;
+
 /// WGSL goes to the browser as written, and WebGPU requires `enable subgroups;` before subgroup
 /// operations (with the device's `subgroups` feature).
 pub(crate) const WGSL_ENABLE_SUBGROUPS: &str = "enable subgroups;\n";

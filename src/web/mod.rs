@@ -253,6 +253,8 @@ impl Engine {
 #[wasm_bindgen]
 pub struct WasmEngine {
     engine: Engine,
+    /// The device's `GPUQueue`, asked for once (host writes go through it).
+    queue: raw::RawQueue,
 }
 
 impl WasmEngine {
@@ -260,7 +262,8 @@ impl WasmEngine {
     /// engine's was: its leak count starts at zero.
     fn fresh(engine: Engine) -> WasmEngine {
         LEAKED.with(|m| m.borrow_mut().remove(&engine_key(&engine.shared)));
-        WasmEngine { engine }
+        let queue = raw::of_device(&engine.shared.gpu.device).queue();
+        WasmEngine { engine, queue }
     }
 }
 

@@ -25,6 +25,8 @@ enum HostInput {
         dtype: DType,
         elements: u64,
         type_name: &'static str,
+        /// Bytes per element of `view` (`writeBuffer` counts its offset and size in elements).
+        per_element: u64,
     },
     /// Copied into wasm memory first: it needs a conversion or a check.
     F32(Vec<f32>),
@@ -34,48 +36,95 @@ enum HostInput {
     F64(Vec<f64>),
 }
 
-/// `data` as tmath will write it. `tag` is the input's brand, read by the JS layer with the
+/// The kinds of host data `js/index.js` hands over, by the number it passes (its `HOST_KINDS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HostKind {
+    Float32Array,
+    Int32Array,
+    Float16Array,
+    Uint16Array,
+    BigInt64Array,
+    Float64Array,
+    Array,
+    ArrayBuffer,
+    Uint8Array,
+}
+
+impl HostKind {
+    const ALL: [HostKind; 9] = [
+        HostKind::Float32Array,
+        HostKind::Int32Array,
+        HostKind::Float16Array,
+        HostKind::Uint16Array,
+        HostKind::BigInt64Array,
+        HostKind::Float64Array,
+        HostKind::Array,
+        HostKind::ArrayBuffer,
+        HostKind::Uint8Array,
+    ];
+
+    fn of(code: u32) -> Result<HostKind> {
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| HostKind::ALL.get(i))
+            .copied()
+            .ok_or_else(|| {
+                Error::invalid_argument("input", format!("unknown host data kind {code}"))
+            })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            HostKind::Float32Array => "Float32Array",
+            HostKind::Int32Array => "Int32Array",
+            HostKind::Float16Array => "Float16Array",
+            HostKind::Uint16Array => "Uint16Array",
+            HostKind::BigInt64Array => "BigInt64Array",
+            HostKind::Float64Array => "Float64Array",
+            HostKind::Array => "Array",
+            HostKind::ArrayBuffer => "ArrayBuffer",
+            HostKind::Uint8Array => "Uint8Array",
+        }
+    }
+}
+
+/// `data` as tmath will write it. `kind` is the input's brand, read by the JS layer with the
 /// intrinsic `%TypedArray%.prototype[Symbol.toStringTag]` getter (never `constructor.name`,
 /// which any object can spoof), and `data` is a fresh view the JS layer made with the intrinsic
 /// constructor over the input's memory: no user code runs while it is read here. Number arrays
-/// arrive as a `Float64Array` tagged `Array`, `ArrayBuffer`s as a `Uint8Array` tagged
+/// arrive as a `Float64Array` of kind `Array`, `ArrayBuffer`s as a `Uint8Array` of kind
 /// `ArrayBuffer`, `Float16Array`s as a `Uint16Array` view of their bits.
-fn host_input(data: &JsValue, tag: &str, dtype: Option<DType>) -> Result<HostInput> {
+fn host_input(data: &JsValue, kind: HostKind, dtype: Option<DType>) -> Result<HostInput> {
     let direct = |view: JsValue, own: DType, elements: u64, type_name| match dtype {
-        None => Ok(HostInput::Direct {
+        Some(d) if d != own => Err(()),
+        _ => Ok(HostInput::Direct {
             view,
             dtype: own,
             elements,
             type_name,
+            per_element: own.size_bytes(),
         }),
-        Some(d) if d == own => Ok(HostInput::Direct {
-            view,
-            dtype: own,
-            elements,
-            type_name,
-        }),
-        Some(_) => Err(()),
     };
-    let converted = match tag {
-        "Float32Array" => {
+    let converted = match kind {
+        HostKind::Float32Array => {
             let a: &js_sys::Float32Array = data.unchecked_ref();
             direct(data.clone(), DType::F32, a.length() as u64, "float32")
                 .or_else(|()| Ok::<_, Error>(HostInput::F32(a.to_vec())))?
         }
-        "Int32Array" => {
+        HostKind::Int32Array => {
             let a: &js_sys::Int32Array = data.unchecked_ref();
             direct(data.clone(), DType::I32, a.length() as u64, "int32")
                 .or_else(|()| Ok::<_, Error>(HostInput::I32(a.to_vec())))?
         }
-        "Float16Array" => {
+        HostKind::Float16Array => {
             let bytes: &js_sys::Uint16Array = data.unchecked_ref();
             direct(bytes.clone().into(), DType::F16, bytes.length() as u64, "float16")
                 .or_else(|()| Ok::<_, Error>(HostInput::Bits16(bytes.to_vec(), DType::F16)))?
         }
-        "Uint16Array" => match dtype {
+        HostKind::Uint16Array => match dtype {
             Some(d @ (DType::F16 | DType::BF16)) => {
                 let a: &js_sys::Uint16Array = data.unchecked_ref();
-                HostInput::Direct { view: data.clone(), dtype: d, elements: a.length() as u64, type_name: d.name() }
+                HostInput::Direct { view: data.clone(), dtype: d, elements: a.length() as u64, type_name: d.name(), per_element: 2 }
             }
             _ => {
                 return Err(Error::invalid_argument(
@@ -84,47 +133,35 @@ fn host_input(data: &JsValue, tag: &str, dtype: Option<DType>) -> Result<HostInp
                 ))
             }
         },
-        "BigInt64Array" => HostInput::I64(data.unchecked_ref::<js_sys::BigInt64Array>().to_vec()),
-        "Float64Array" => HostInput::F64(data.unchecked_ref::<js_sys::Float64Array>().to_vec()),
-        "Array" => HostInput::F64(data.unchecked_ref::<js_sys::Float64Array>().to_vec()),
-        "ArrayBuffer" | "SharedArrayBuffer" | "Uint8Array" => {
+        HostKind::BigInt64Array => HostInput::I64(data.unchecked_ref::<js_sys::BigInt64Array>().to_vec()),
+        HostKind::Float64Array | HostKind::Array => HostInput::F64(data.unchecked_ref::<js_sys::Float64Array>().to_vec()),
+        HostKind::ArrayBuffer | HostKind::Uint8Array => {
             let view = data.unchecked_ref::<Uint8Array>().clone();
             let dtype = dtype.ok_or_else(|| {
-                Error::invalid_argument("dtype", format!("raw bytes ({tag}) need {{ dtype }}: one of {}", crate::dtype::ACCEPTED_NAMES))
+                Error::invalid_argument("dtype", format!("raw bytes ({}) need {{ dtype }}: one of {}", kind.name(), crate::dtype::ACCEPTED_NAMES))
             })?;
             let bytes = view.length() as u64;
             if !bytes.is_multiple_of(dtype.size_bytes()) {
                 return Err(Error::DataLengthMismatch { expected: bytes.next_multiple_of(dtype.size_bytes()), got: bytes });
             }
-            HostInput::Direct { view: view.into(), dtype, elements: bytes / dtype.size_bytes(), type_name: "bytes" }
-        }
-        other => {
-            return Err(Error::invalid_argument(
-                "input",
-                format!(
-                    "toDevice accepts Float32Array, Float16Array, Uint16Array (with a 16-bit dtype), Int32Array, BigInt64Array, Float64Array, number arrays, ArrayBuffer/Uint8Array (with a dtype), GPUBuffer, tmath Tensors, ONNX Runtime Web and TensorFlow.js tensors; got {}",
-                    if other.is_empty() { "a value of another type" } else { other }
-                ),
-            ))
+            HostInput::Direct { view: view.into(), dtype, elements: bytes / dtype.size_bytes(), type_name: "bytes", per_element: 1 }
         }
     };
     Ok(converted)
 }
 
-/// Write the first `bytes` bytes of the typed array `view` into `buffer`, straight from JS memory.
-/// `writeBuffer` needs whole 4-byte words; a 2-byte tail goes in a second small write.
+/// Write the first `bytes` bytes of the typed array `view` (`per_element` bytes an element) into
+/// `buffer`, straight from JS memory. `writeBuffer` needs whole 4-byte words; a 2-byte tail goes
+/// in a second small write.
 fn write_view(
     queue: &raw::RawQueue,
     buffer: &wgpu::Buffer,
     at: u64,
     view: &JsValue,
+    per_element: u64,
     bytes: u64,
 ) -> Result<()> {
     let target = raw::of_buffer(buffer);
-    let per_element = Reflect::get(view, &"BYTES_PER_ELEMENT".into())
-        .ok()
-        .and_then(|v| v.as_f64())
-        .unwrap_or(1.0) as u64;
     let whole_bytes = bytes / 4 * 4;
     let fail = |e: JsValue| {
         Error::invalid_argument("data", format!("writeBuffer refused the data: {e:?}"))
@@ -347,12 +384,11 @@ impl WasmEngine {
         dtype: DType,
     ) -> Result<Tensor> {
         let shared = &self.engine.shared;
-        let queue = raw::of_device(&shared.gpu.device).queue();
         let view: JsValue =
             Uint8Array::new_with_byte_offset_and_length(range, 0, len as u32).into();
         let mut state = shared.lock();
         router::upload_with(shared, &mut state, shape, dtype, len, |buffer, at| {
-            write_view(&queue, buffer, at, &view, len)
+            write_view(&self.queue, buffer, at, &view, 1, len)
         })
         .map(|(tensor, _)| tensor)
     }
@@ -366,23 +402,23 @@ impl WasmEngine {
     pub fn to_device_host(
         &self,
         data: JsValue,
-        tag: String,
+        kind: u32,
         shape: JsValue,
         dtype: JsValue,
     ) -> JsResult<WasmTensor> {
-        self.host(data, &tag, shape, dtype)
+        self.host(data, kind, shape, dtype)
             .map(WasmTensor::new)
             .map_err(to_js_error)
     }
 
-    fn host(&self, data: JsValue, tag: &str, shape: JsValue, dtype: JsValue) -> Result<Tensor> {
+    fn host(&self, data: JsValue, kind: u32, shape: JsValue, dtype: JsValue) -> Result<Tensor> {
         let start = now_us();
         let dtype = if dtype.is_undefined() || dtype.is_null() {
             None
         } else {
             Some(dtype_name(&dtype)?)
         };
-        let input = host_input(&data, tag, dtype)?;
+        let input = host_input(&data, HostKind::of(kind)?, dtype)?;
         let elements = |n: u64| -> Result<Shape> {
             if shape.is_undefined() || shape.is_null() {
                 Shape::new(&[n as usize])
@@ -397,16 +433,16 @@ impl WasmEngine {
                 dtype,
                 elements: n,
                 type_name,
+                per_element,
             } => {
                 let shape = elements(n)?;
                 router::check_host_shape(n, &shape)?;
                 let shared = &engine.shared;
                 let len = n * dtype.size_bytes();
-                let queue = raw::of_device(&shared.gpu.device).queue();
                 let mut state = shared.lock();
                 let (tensor, staged) =
                     router::upload_with(shared, &mut state, shape, dtype, len, |buffer, at| {
-                        write_view(&queue, buffer, at, &view, len)
+                        write_view(&self.queue, buffer, at, &view, per_element, len)
                     })?;
                 state.record(Transfer {
                     route: router::host_route(staged),
@@ -517,6 +553,7 @@ impl WasmEngine {
     ) -> js_sys::Promise {
         let this = WasmEngine {
             engine: self.engine.clone(),
+            queue: self.queue.clone(),
         };
         wasm_bindgen_futures::future_to_promise(async move {
             let run = async {
@@ -587,6 +624,7 @@ impl WasmEngine {
     ) -> js_sys::Promise {
         let this = WasmEngine {
             engine: self.engine.clone(),
+            queue: self.queue.clone(),
         };
         wasm_bindgen_futures::future_to_promise(async move {
             let run = async {
