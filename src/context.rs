@@ -78,6 +78,10 @@ pub(crate) struct State {
     param_slots: FastMap<Vec<u8>, u32>,
     /// The uniform buffer they go to at the next submission.
     params_lease: Option<Lease>,
+    /// What that buffer holds from its start: the params last written. A submission whose
+    /// params equal its prefix writes nothing (a loop repeating the same ops with the same
+    /// shapes, such as a model's step, writes its params once).
+    params_written: Vec<u8>,
     /// Write-staging chunks of this submission and the next free byte in the last one.
     staging: Vec<Lease>,
     staging_cursor: u64,
@@ -121,6 +125,7 @@ impl State {
             params: Vec::new(),
             param_slots: FastMap::default(),
             params_lease: None,
+            params_written: Vec::new(),
             staging: Vec::new(),
             staging_cursor: 0,
             on_first_record: None,
@@ -208,14 +213,19 @@ impl State {
         (&self.device, &mut self.pipelines, pass, already)
     }
 
-    /// Submit the pending encoder (with this submission's params written just before it), if
-    /// any. Returns whether anything was submitted.
+    /// Submit the pending encoder, if any (this submission's params written just before it,
+    /// unless the params buffer already holds them). Returns whether anything was submitted.
     pub fn flush(&mut self) -> bool {
         self.pass = None;
         if let Some(lease) = &self.params_lease {
-            if !self.params.is_empty() {
+            let n = self.params.len();
+            if n > 0 && self.params_written.get(..n) != Some(self.params.as_slice()) {
                 self.queue.write_buffer(&lease.buffer, 0, &self.params);
                 self.counters.param_writes += 1;
+                match self.params_written.get_mut(..n) {
+                    Some(prefix) => prefix.copy_from_slice(&self.params),
+                    None => self.params_written.clone_from(&self.params),
+                }
             }
         }
         let submitted = match self.encoder.take() {
@@ -303,6 +313,7 @@ impl State {
         if self.encoder.is_none() {
             if let Some(lease) = self.params_lease.take() {
                 self.release(lease);
+                self.params_written.clear();
             }
         }
         self.pool.trim(target_bytes)

@@ -234,6 +234,53 @@ fn a_chain_of_a_thousand_ops_creates_nothing_and_submits_once() {
     }
 }
 
+/// The params buffer keeps what was last written: a submission whose params it already holds
+/// writes none, and any other writes them, whatever came between.
+#[test]
+fn params_the_buffer_already_holds_are_not_written_again() {
+    let engine = engine_with(UploadRoute::QueueWrite, false);
+    let x = engine.to_device(&vec![1.0f32; 256], [256], None).unwrap();
+    // Each step: the scalars added in one submission, the params writes it must make, and the
+    // sums it must produce.
+    let steps: [(&[f32], u64); 7] = [
+        (&[1.0], 1),      // nothing written yet
+        (&[1.0], 0),      // the same params
+        (&[2.0], 1),      // other params
+        (&[1.0], 1),      // back to the first: the buffer holds the second's
+        (&[1.0, 2.0], 1), // a longer arena: its first slot matches, the second does not
+        (&[1.0], 0),      // a prefix of what the buffer holds
+        (&[2.0], 1),      // not a prefix
+    ];
+    for (i, (scalars, writes)) in steps.iter().enumerate() {
+        let before = engine.stats().counters.param_writes;
+        let sums: Vec<Tensor> = scalars
+            .iter()
+            .map(|&s| engine.add(&x, s).unwrap())
+            .collect();
+        engine.flush().unwrap();
+        assert_eq!(
+            engine.stats().counters.param_writes - before,
+            *writes,
+            "step {i}: {scalars:?}"
+        );
+        for (sum, s) in sums.iter().zip(scalars.iter()) {
+            assert_eq!(sum.to_vec::<f32>().unwrap(), vec![1.0 + s; 256], "step {i}");
+        }
+    }
+    // A trimmed pool frees the params buffer: the next one is written afresh.
+    engine.synchronize_blocking().unwrap();
+    engine.pool().trim(0);
+    let before = engine.stats().counters.param_writes;
+    let y = engine.add(&x, 2.0).unwrap();
+    engine.flush().unwrap();
+    assert_eq!(
+        engine.stats().counters.param_writes - before,
+        1,
+        "after trim"
+    );
+    assert_eq!(y.to_vec::<f32>().unwrap(), vec![3.0; 256]);
+}
+
 #[test]
 fn a_full_params_arena_submits_once_and_goes_on() {
     let engine = engine_with(UploadRoute::QueueWrite, false);
