@@ -2,7 +2,7 @@
 //! device from the calling thread.
 
 use crate::error::{Error, Result};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Upload staging buffers can stay mapped between uses (wgpu maps them again once the GPU is
 /// done with them), so large uploads go through a ring of them instead of queue writes.
@@ -187,9 +187,31 @@ pub(crate) fn copy_parallel(dst: &mut [u8], src: &[u8]) {
         return;
     }
     let part = src.len().div_ceil(threads);
+    on_helper_threads(dst.chunks_mut(part).zip(src.chunks(part)), |(d, s)| {
+        d.copy_from_slice(s)
+    });
+}
+
+/// Run `work` on each of `parts`, each on a helper thread of its own, and return when all are
+/// done. A part the OS refuses a thread for runs on this thread instead (no panic).
+fn on_helper_threads<P: Send>(parts: impl Iterator<Item = P>, work: impl Fn(P) + Sync) {
+    // Each part waits in a slot its thread takes it from: a refused spawn drops its closure,
+    // and the part is still there to run here.
+    let slots: Vec<Mutex<Option<P>>> = parts.map(|p| Mutex::new(Some(p))).collect();
+    let take = |slot: &Mutex<Option<P>>| slot.lock().unwrap_or_else(PoisonError::into_inner).take();
     std::thread::scope(|scope| {
-        for (d, s) in dst.chunks_mut(part).zip(src.chunks(part)) {
-            scope.spawn(move || d.copy_from_slice(s));
+        for slot in &slots {
+            let (work, take) = (&work, &take);
+            let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
+                if let Some(part) = take(slot) {
+                    work(part);
+                }
+            });
+            if spawned.is_err() {
+                if let Some(part) = take(slot) {
+                    work(part);
+                }
+            }
         }
     });
 }
@@ -208,15 +230,11 @@ pub(crate) fn prefault(fresh: &mut [u8]) {
         return;
     }
     let part = fresh.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        for part in fresh.chunks_mut(part) {
-            scope.spawn(move || {
-                // An opaque zero: a store the compiler cannot drop as redundant with the
-                // allocator's zeroing.
-                for byte in part.iter_mut().step_by(PAGE) {
-                    *byte = std::hint::black_box(0);
-                }
-            });
+    on_helper_threads(fresh.chunks_mut(part), |part| {
+        // An opaque zero: a store the compiler cannot drop as redundant with the allocator's
+        // zeroing.
+        for byte in part.iter_mut().step_by(PAGE) {
+            *byte = std::hint::black_box(0);
         }
     });
 }
@@ -253,10 +271,8 @@ pub(crate) fn write_mapped(buffer: &wgpu::Buffer, at: u64, bytes: &[u8]) -> Resu
             piece,
         ));
     }
-    std::thread::scope(|scope| {
-        for (mut view, piece) in views {
-            scope.spawn(move || view.slice(..piece.len()).copy_from_slice(piece));
-        }
+    on_helper_threads(views.into_iter(), |(mut view, piece)| {
+        view.slice(..piece.len()).copy_from_slice(piece)
     });
     Ok(())
 }
