@@ -242,6 +242,9 @@ impl Drop for TensorInner {
     }
 }
 
+/// The largest readback into a new `Vec` appended on the calling thread (see [`read_back_as`]).
+const APPEND_MAX_BYTES: u64 = 16 << 20;
+
 /// Readback into a new `Vec<T>`: each chunk copied once, from its mapped staging range straight
 /// into the result (see [`crate::stream::read_chunks`]).
 pub(crate) async fn read_back_as<T: bytemuck::Pod>(tensor: &Tensor) -> Result<Vec<T>> {
@@ -250,21 +253,42 @@ pub(crate) async fn read_back_as<T: bytemuck::Pod>(tensor: &Tensor) -> Result<Ve
         requested: tensor.byte_len(),
         limit: usize::MAX as u64,
     })?;
+    let refused = || {
+        Error::OutOfMemory {
+        bytes: len as u64,
+        reason: "host memory: the allocator refused the readback's new Vec; read into a slice the caller holds instead".into(),
+    }
+    };
+    let elements = len / std::mem::size_of::<T>();
+    if tensor.byte_len()
+        <= tensor
+            .shared()
+            .config
+            .transfer_chunk_bytes
+            .min(APPEND_MAX_BYTES)
+    {
+        // One chunk of at most 16 MiB: appended to a Vec nothing zeroed, on this thread. A
+        // block this small is one the allocator serves again from memory it holds and must
+        // zero first, which costs as much as the copy (on the H100's host: 16 MiB zeroed and
+        // copied on 8 threads 7.5 GB/s, appended on one 11). Larger blocks are fresh pages the
+        // kernel zeroes as they fault: one thread appending them moved 1.1–1.8 GB/s there.
+        let mut out: Vec<T> = Vec::new();
+        out.try_reserve_exact(elements).map_err(|_| refused())?;
+        crate::stream::read_chunks(tensor, None, |buffer, _at, n| {
+            crate::platform::append_mapped(buffer, n, &mut out)?;
+            Ok(std::future::ready(Ok(true)))
+        })
+        .await?;
+        return Ok(out);
+    }
     // Zeroed by the allocator (fresh pages, not written here), for every element type: `vec!`
     // does that only for the primitives it knows, and would write a float16 result twice.
-    let mut out = bytemuck::allocation::try_zeroed_vec::<T>(len / std::mem::size_of::<T>())
-        .map_err(|()| Error::OutOfMemory {
-            bytes: len as u64,
-            reason: "host memory: the allocator refused the readback's new Vec; read into a slice the caller holds instead".into(),
-        })?;
+    let mut out = bytemuck::allocation::try_zeroed_vec::<T>(elements).map_err(|()| refused())?;
     let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
-    // Fresh pages fault on first touch. A tensor of several staging chunks has them touched on
-    // helper threads first, all at once, and its chunk copies then run at `read_into`'s speed
-    // (on the H100 to_vec went from 4–8 to 8–11 GB/s from 64 MiB up). One chunk's copy already
-    // runs on helper threads, faulting in parallel: touching first measured no faster there.
-    if tensor.byte_len() > tensor.shared().config.transfer_chunk_bytes {
-        crate::platform::prefault(bytes);
-    }
+    // Fresh pages fault on first touch: touched on helper threads first, all at once, the
+    // chunk copies then run at `read_into`'s speed (on the H100 to_vec went from 4–8 to
+    // 8–11 GB/s from 64 MiB up).
+    crate::platform::prefault(bytes);
     read_into_bytes(tensor, bytes).await?;
     Ok(out)
 }

@@ -10,9 +10,9 @@
 //!   ([`try_block_on`]: never on the web);
 //! * the end-of-task submission (the web only: [`end_of_task_timer`]);
 //! * out-of-memory scopes, and where uncaptured device errors go ([`ErrorHook`]);
-//! * host copies out of and into mapped staging ([`read_mapped`], [`write_mapped`]): on helper
-//!   threads natively for large copies, a typed-array copy on the web; a new readback's
-//!   memory touched in parallel first ([`prefault`], native only);
+//! * host copies out of and into mapped staging ([`read_mapped`], [`append_mapped`],
+//!   [`write_mapped`]): on helper threads natively for large copies, a typed-array copy on the
+//!   web; a new readback's memory touched in parallel first ([`prefault`], native only);
 //! * buffers wgpu did not create ([`ForeignBuffer`]: a `GPUBuffer` on the web, none natively).
 //!
 //! The two top-level layers built on it are target-specific by nature and gated once in
@@ -32,6 +32,19 @@ pub(crate) use native::*;
 mod web;
 #[cfg(target_arch = "wasm32")]
 pub(crate) use web::*;
+
+/// Append `bytes` (whole elements of `T`, little-endian as the GPU wrote them) to `out`: one
+/// copy where they are aligned for `T` (a mapped range is), element by element where not.
+fn append_bytes<T: bytemuck::Pod>(bytes: &[u8], out: &mut Vec<T>) {
+    match bytemuck::try_cast_slice::<u8, T>(bytes) {
+        Ok(elements) => out.extend_from_slice(elements),
+        Err(_) => out.extend(
+            bytes
+                .chunks_exact(std::mem::size_of::<T>())
+                .map(bytemuck::pod_read_unaligned::<T>),
+        ),
+    }
+}
 
 /// Work run later, on the thread that scheduled it ([`end_of_task_timer`]).
 pub(crate) type Deferred = Box<dyn FnOnce()>;

@@ -239,6 +239,21 @@ pub(crate) fn prefault(fresh: &mut [u8]) {
     });
 }
 
+/// Append the mapped bytes `0..n` of a readback staging buffer (whole elements of `T`) to `out`.
+pub(crate) fn append_mapped<T: bytemuck::Pod>(
+    buffer: &wgpu::Buffer,
+    n: u64,
+    out: &mut Vec<T>,
+) -> Result<()> {
+    let view = buffer
+        .get_mapped_range(0..n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT))
+        .map_err(|e| Error::DeviceLost {
+            reason: format!("mapped range unavailable: {e}"),
+        })?;
+    super::append_bytes(prefix(&view, n)?, out);
+    Ok(())
+}
+
 /// Copy the mapped bytes `0..dst.len()` of a readback staging buffer into `dst`.
 pub(crate) fn read_mapped(buffer: &wgpu::Buffer, dst: &mut [u8]) -> Result<()> {
     let n = dst.len() as u64;

@@ -236,6 +236,16 @@ pub(crate) fn copy_foreign(
 /// Nothing on the web: wasm memory is committed as it grows, and one thread copies anyway.
 pub(crate) fn prefault(_fresh: &mut [u8]) {}
 
+/// Append the mapped bytes `0..n` of a readback staging buffer (whole elements of `T`) to `out`.
+pub(crate) fn append_mapped<T: bytemuck::Pod>(
+    buffer: &wgpu::Buffer,
+    n: u64,
+    out: &mut Vec<T>,
+) -> Result<()> {
+    super::append_bytes(&mapped_js(buffer, n)?.to_vec(), out);
+    Ok(())
+}
+
 /// Copy the mapped bytes `0..dst.len()` of a readback staging buffer into `dst` (wasm memory).
 pub(crate) fn read_mapped(buffer: &wgpu::Buffer, dst: &mut [u8]) -> Result<()> {
     mapped_js(buffer, dst.len() as u64)?.copy_to(dst);
