@@ -140,8 +140,8 @@ function safeMessage(e) {
 
 /**
  * Host data as wasm takes it: `{ data, kind }` (a `HOST_KINDS` number), `data` a fresh view
- * with the intrinsic constructor over the caller's memory (or a Float64Array copy of a number array). Undefined if
- * `input` is not host data.
+ * with the intrinsic constructor over the caller's memory (or a Float64Array copy of a number
+ * array). Undefined if `input` is not host data.
  */
 function hostInput(input) {
   const tag = typedArrayTag(input);
@@ -181,12 +181,12 @@ function hostInput(input) {
   return undefined;
 }
 
-/** A shape as a plain array of numbers (non-numbers become NaN: InvalidShape), or undefined. */
 /** The InvalidShape error for a shape that is not an array. */
 function shapeNotArray(shape) {
   return inputError('InvalidShape', `invalid shape: expected an array of dimensions like [2, 3], got ${describe(shape)}`);
 }
 
+/** A shape as a plain array of numbers (non-numbers become NaN: InvalidShape), or undefined. */
 function cleanShape(shape) {
   if (shape === undefined || shape === null) return undefined;
   if (!isArray(shape)) {

@@ -245,6 +245,9 @@ impl Drop for TensorInner {
 /// The largest readback into a new `Vec` appended on the calling thread (see [`read_back_as`]).
 const APPEND_MAX_BYTES: u64 = 16 << 20;
 
+/// Why a readback's new `Vec` could not be had.
+const REFUSED_VEC: &str = "host memory: the allocator refused the readback's new Vec; read into a slice the caller holds instead";
+
 /// Readback into a new `Vec<T>`: each chunk copied once, from its mapped staging range straight
 /// into the result (see [`crate::stream::read_chunks`]).
 pub(crate) async fn read_back_as<T: bytemuck::Pod>(tensor: &Tensor) -> Result<Vec<T>> {
@@ -253,20 +256,13 @@ pub(crate) async fn read_back_as<T: bytemuck::Pod>(tensor: &Tensor) -> Result<Ve
         requested: tensor.byte_len(),
         limit: usize::MAX as u64,
     })?;
-    let refused = || {
-        Error::OutOfMemory {
+    let refused = || Error::OutOfMemory {
         bytes: len as u64,
-        reason: "host memory: the allocator refused the readback's new Vec; read into a slice the caller holds instead".into(),
-    }
+        reason: REFUSED_VEC.into(),
     };
     let elements = len / std::mem::size_of::<T>();
-    if tensor.byte_len()
-        <= tensor
-            .shared()
-            .config
-            .transfer_chunk_bytes
-            .min(APPEND_MAX_BYTES)
-    {
+    let chunk = tensor.shared().config.transfer_chunk_bytes;
+    if tensor.byte_len() <= chunk.min(APPEND_MAX_BYTES) {
         // One chunk of at most 16 MiB: appended to a Vec nothing zeroed, on this thread. A
         // block this small is one the allocator serves again from memory it holds and must
         // zero first, which costs as much as the copy (on the H100's host: 16 MiB zeroed and

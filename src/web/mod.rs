@@ -249,8 +249,10 @@ impl Engine {
     }
 }
 
-/// Internal: the engine under JS `Engine`.
+/// Internal: the engine under JS `Engine`. A clone shares the engine (async calls move one
+/// into their future).
 #[wasm_bindgen]
+#[derive(Clone)]
 pub struct WasmEngine {
     engine: Engine,
     /// The device's `GPUQueue`, asked for once (host writes go through it).

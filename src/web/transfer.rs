@@ -37,6 +37,7 @@ enum HostInput {
 }
 
 /// The kinds of host data `js/index.js` hands over, by the number it passes (its `HOST_KINDS`).
+/// Each prints (`{:?}`) as the JS name of its kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum HostKind {
     Float32Array,
@@ -71,20 +72,6 @@ impl HostKind {
             .ok_or_else(|| {
                 Error::invalid_argument("input", format!("unknown host data kind {code}"))
             })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            HostKind::Float32Array => "Float32Array",
-            HostKind::Int32Array => "Int32Array",
-            HostKind::Float16Array => "Float16Array",
-            HostKind::Uint16Array => "Uint16Array",
-            HostKind::BigInt64Array => "BigInt64Array",
-            HostKind::Float64Array => "Float64Array",
-            HostKind::Array => "Array",
-            HostKind::ArrayBuffer => "ArrayBuffer",
-            HostKind::Uint8Array => "Uint8Array",
-        }
     }
 }
 
@@ -138,7 +125,7 @@ fn host_input(data: &JsValue, kind: HostKind, dtype: Option<DType>) -> Result<Ho
         HostKind::ArrayBuffer | HostKind::Uint8Array => {
             let view = data.unchecked_ref::<Uint8Array>().clone();
             let dtype = dtype.ok_or_else(|| {
-                Error::invalid_argument("dtype", format!("raw bytes ({}) need {{ dtype }}: one of {}", kind.name(), crate::dtype::ACCEPTED_NAMES))
+                Error::invalid_argument("dtype", format!("raw bytes ({kind:?}) need {{ dtype }}: one of {}", crate::dtype::ACCEPTED_NAMES))
             })?;
             let bytes = view.length() as u64;
             if !bytes.is_multiple_of(dtype.size_bytes()) {
@@ -551,10 +538,7 @@ impl WasmEngine {
         dtype: JsValue,
         adopt: bool,
     ) -> js_sys::Promise {
-        let this = WasmEngine {
-            engine: self.engine.clone(),
-            queue: self.queue.clone(),
-        };
+        let this = self.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let run = async {
                 let start = now_us();
@@ -622,10 +606,7 @@ impl WasmEngine {
         shape: JsValue,
         dtype: JsValue,
     ) -> js_sys::Promise {
-        let this = WasmEngine {
-            engine: self.engine.clone(),
-            queue: self.queue.clone(),
-        };
+        let this = self.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let run = async {
                 let start = now_us();
