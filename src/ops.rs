@@ -176,14 +176,9 @@ impl Engine {
                 tuning.pick(batch * m * n)
             }
         };
-        let tiles = forced
-            .or(self.shared.config.matmul_tiles)
-            .or_else(|| tuned(false))
-            .unwrap_or_else(default);
-        let subgroup_ok = report.subgroups
-            && n.is_multiple_of(4)
-            && (dtype == DType::F32 || (dtype == DType::F16 && report.shader_f16));
-        if tiles.subgroups && !subgroup_ok {
+        let fixed = forced.or(self.shared.config.matmul_tiles);
+        let tiles = fixed.or_else(|| tuned(false)).unwrap_or_else(default);
+        if tiles.subgroups && !crate::tuning::subgroups_allowed(report, n, dtype, fixed.is_some()) {
             tuned(true).unwrap_or_else(default)
         } else {
             tiles

@@ -9,6 +9,7 @@
 //!
 //! [`EngineConfig::matmul_tiles`]: crate::EngineConfig::matmul_tiles
 
+use crate::dtype::DType;
 use crate::gpu::{AdapterReport, DeviceKind};
 use crate::kernels::MatmulTiles;
 use std::sync::Mutex;
@@ -32,7 +33,8 @@ pub struct MatmulChoice {
     /// Its time per product, milliseconds.
     pub ms: f64,
     /// Where `tiles` is a subgroup shape: the fastest portable shape at this size, which runs the
-    /// products the subgroup kernels cannot take (bfloat16 inputs, n not a multiple of 4).
+    /// products the subgroup kernels do not take (n not a multiple of 4; float16 without
+    /// `shader-f16` unless the caller fixed the shape: see `subgroups_allowed`).
     pub portable: Option<MatmulTiles>,
 }
 
@@ -113,6 +115,17 @@ pub(crate) fn default_tiles(
             .min_by_key(|t| t.workgroup_bytes())
             .unwrap_or(small)
     }
+}
+
+/// Whether a product of `dtype` inputs and `n` columns may run a subgroup shape: the device has
+/// subgroup operations, n is whole vec4s, the inputs are floats. float16 packed two to a word
+/// (a device without `shader-f16`) runs one only where the caller `fixed` the shape: the tuner
+/// times float32 products, and packed float16 ran 10–40% slower in the subgroup kernel than in
+/// the best portable shape on the H100, natively and on Dawn (bench/RESULTS.md), while bfloat16,
+/// packed too but widened by a shift, gained up to 18%.
+pub(crate) fn subgroups_allowed(report: &AdapterReport, n: u64, dtype: DType, fixed: bool) -> bool {
+    let packed_f16 = dtype == DType::F16 && !report.shader_f16;
+    report.subgroups && n.is_multiple_of(4) && dtype != DType::I32 && (fixed || !packed_f16)
 }
 
 static MEASURED: Mutex<Vec<MatmulTuning>> = Mutex::new(Vec::new());
@@ -247,5 +260,42 @@ mod tests {
         // Only subgroup shapes measured: nothing portable to fall back on.
         let only = fastest(64, &[(sg, 1.0)]).unwrap();
         assert_eq!(only.portable, None);
+    }
+
+    #[test]
+    fn packed_float16_runs_a_subgroup_shape_only_where_the_caller_fixed_it() {
+        let gpu = |subgroups, shader_f16| AdapterReport {
+            name: "test".into(),
+            backend: "vulkan".into(),
+            device_type: DeviceKind::DiscreteGpu,
+            driver: String::new(),
+            shader_f16,
+            timestamp_query: false,
+            mappable_primary_buffers: false,
+            subgroups,
+            max_buffer_size: 1 << 30,
+            max_storage_buffer_binding_size: 1 << 30,
+            max_workgroup_storage_bytes: 32768,
+        };
+        let (both, no_f16, no_subgroups) = (gpu(true, true), gpu(true, false), gpu(false, true));
+        for fixed in [false, true] {
+            for dtype in [DType::F32, DType::BF16, DType::F16] {
+                assert!(
+                    subgroups_allowed(&both, 128, dtype, fixed),
+                    "{dtype} {fixed}"
+                );
+                assert!(
+                    !subgroups_allowed(&both, 130, dtype, fixed),
+                    "{dtype} {fixed}"
+                );
+                assert!(!subgroups_allowed(&no_subgroups, 128, dtype, fixed));
+            }
+            assert!(!subgroups_allowed(&both, 128, DType::I32, fixed));
+            assert!(subgroups_allowed(&no_f16, 128, DType::F32, fixed));
+            assert!(subgroups_allowed(&no_f16, 128, DType::BF16, fixed));
+        }
+        // float16 packed two to a word: the portable kernels, unless fixed.
+        assert!(!subgroups_allowed(&no_f16, 128, DType::F16, false));
+        assert!(subgroups_allowed(&no_f16, 128, DType::F16, true));
     }
 }

@@ -234,10 +234,11 @@ fn the_subgroup_kernels_run_where_they_can_and_the_portable_ones_elsewhere() {
     for tiles in MatmulTiles::ALL.into_iter().filter(|t| t.subgroups) {
         let engine = engine_with(Some(tiles));
         assert!(engine.adapter().subgroups, "CI's lavapipe has subgroups");
-        assert_eq!(engine.matmul_tiles_for(1, 64, 132, DType::F32), tiles);
-        assert_eq!(engine.matmul_tiles_for(1, 64, 132, DType::F16), tiles);
-        // bfloat16, and rows that are not whole vec4s, run the default portable shape.
-        for (n, dtype) in [(132, DType::BF16), (53, DType::F32), (54, DType::F16)] {
+        for dtype in [DType::F32, DType::F16, DType::BF16] {
+            assert_eq!(engine.matmul_tiles_for(1, 64, 132, dtype), tiles);
+        }
+        // Rows that are not whole vec4s run the default portable shape.
+        for (n, dtype) in [(53, DType::F32), (54, DType::F16), (130, DType::BF16)] {
             let other = engine.matmul_tiles_for(1, 64, n, dtype);
             assert!(!other.subgroups, "{tiles} {dtype} n = {n}: {other}");
         }
@@ -270,15 +271,85 @@ fn the_subgroup_kernels_run_where_they_can_and_the_portable_ones_elsewhere() {
         MatmulTiles::parse("8x4x32-sg"),
         Some(MatmulTiles::subgroup(8))
     );
+    // Without subgroup operations every product runs a portable shape.
+    assert!(!featureless.adapter().subgroups);
     assert_eq!(MatmulTiles::subgroup(16).name(), "16x4x32-sg");
     assert_eq!(MatmulTiles::parse("8x8x32-sg"), None);
-    // Without shader-f16, float16 inputs take the portable packed kernels.
-    assert!(!featureless.adapter().shader_f16);
-    assert!(
-        !featureless
-            .matmul_tiles_for(1, 64, 132, DType::F16)
-            .subgroups
-    );
+    for dtype in [DType::F32, DType::F16, DType::BF16] {
+        assert!(!featureless.matmul_tiles_for(1, 64, 132, dtype).subgroups);
+    }
+}
+
+/// Engines with fixed tile shapes on one device with subgroup operations but not `shader-f16`,
+/// where float16 arrives packed two to a word.
+fn packed_f16_engines() -> impl Fn(MatmulTiles) -> Engine {
+    let (device, queue) = common::device_with(wgpu::Features::SUBGROUP);
+    move |tiles| {
+        let config = EngineConfig {
+            matmul_tiles: Some(tiles),
+            ..EngineConfig::default()
+        };
+        Engine::from_wgpu(device.clone(), queue.clone(), config).unwrap()
+    }
+}
+
+#[test]
+fn sixteen_bit_inputs_run_the_subgroup_kernels_packed_or_not() {
+    let mut rng = Rng::new(17);
+    // float16 without `shader-f16` arrives packed two to a word, as bfloat16 always does. Such
+    // float16 runs a subgroup shape only where the caller fixed it, as these engines do (the
+    // tuner's choice sends it to a portable shape: `tuning::subgroups_allowed`).
+    let packed_subgroups = packed_f16_engines();
+    for tiles in MatmulTiles::ALL.into_iter().filter(|t| t.subgroups) {
+        let (with_f16, packed) = (engine_with(Some(tiles)), packed_subgroups(tiles));
+        assert!(
+            with_f16.adapter().shader_f16,
+            "CI's lavapipe has shader-f16"
+        );
+        assert!(packed.adapter().subgroups && !packed.adapter().shader_f16);
+        // Partial blocks on every side, odd k (A's rows start mid-word), k past one step, a batch.
+        for (batch, m, k, n) in [(1, 1, 1, 4), (1, 70, 45, 132), (2, 9, 100, 260)] {
+            let (a, b) = (rng.floats(batch * m * k), rng.floats(k * n));
+            for dtype in [DType::F16, DType::BF16] {
+                let mut bits = Vec::new();
+                for engine in [&with_f16, &packed] {
+                    assert_eq!(engine.matmul_tiles_for(batch, m, n, dtype), tiles);
+                    let ta = engine.to_device(&a, [batch, m, k], Some(dtype)).unwrap();
+                    let tb = engine.to_device(&b, [k, n], Some(dtype)).unwrap();
+                    let c = engine.matmul(&ta, &tb).unwrap();
+                    assert_eq!(c.dtype(), dtype);
+                    let got = c.to_vec::<u16>().unwrap();
+                    // The 16-bit results as float32 (exact), to upload again per batch entry.
+                    let widened: Vec<f32> = got
+                        .iter()
+                        .map(|&h| match dtype {
+                            DType::F16 => half::f16::from_bits(h).to_f32(),
+                            _ => half::bf16::from_bits(h).to_f32(),
+                        })
+                        .collect();
+                    for t in 0..batch {
+                        let ta = engine
+                            .to_device(&a[t * m * k..(t + 1) * m * k], [m, k], Some(dtype))
+                            .unwrap();
+                        let tc = engine
+                            .to_device(&widened[t * m * n..(t + 1) * m * n], [m, n], Some(dtype))
+                            .unwrap();
+                        let what = format!(
+                            "{tiles} {dtype} shader-f16 {} {batch}x{m}x{k}x{n}",
+                            engine.adapter().shader_f16
+                        );
+                        check(&ta, &tb, &tc, &what);
+                    }
+                    bits.push(got);
+                }
+                // Both widen exactly and sum in the same order: the same bits.
+                assert_eq!(bits[0], bits[1], "{tiles} {dtype} {batch}x{m}x{k}x{n}");
+            }
+        }
+        for engine in [&with_f16, &packed] {
+            assert_eq!(engine.take_device_errors(), Vec::<String>::new(), "{tiles}");
+        }
+    }
 }
 
 /// An engine on a device made without optional features: no `shader-f16`, so float16 inputs
@@ -367,4 +438,54 @@ fn float16_arithmetic_is_a_permission_with_its_own_error_bound() {
             .unwrap(),
         plain.matmul(&a, &b).unwrap().to_vec::<u16>().unwrap()
     );
+}
+
+#[test]
+fn float16_inputs_widen_exactly_on_every_path_subnormals_included() {
+    // B holds every finite float16 class: zeros, subnormals (the smallest, the largest, others),
+    // the smallest normal, the largest finite, values of each exponent, both signs. A is the
+    // identity, so each product's exact value is one of B's, which float16 holds again: any path
+    // that flushes, rounds or misplaces a value changes a result's bits.
+    let (k, n) = (64, 132);
+    let mut rng = Rng::new(41);
+    let specials = [
+        0x0000u16, 0x0001, 0x0002, 0x03ff, 0x0200, 0x0400, 0x7bff, 0x3c00, 0x0401,
+    ];
+    let b: Vec<half::f16> = (0..k * n)
+        .map(|i| {
+            let bits = match specials.get(i % 32) {
+                Some(&s) => s,
+                None => (rng.next_u64() % 0x7c00) as u16,
+            };
+            half::f16::from_bits(bits | if i % 3 == 0 { 0x8000 } else { 0 })
+        })
+        .collect();
+    let identity: Vec<half::f16> = (0..k * k)
+        .map(|i| half::f16::from_f32(if i / k == i % k { 1.0 } else { 0.0 }))
+        .collect();
+    let packed_subgroups = packed_f16_engines();
+    let mut engines = vec![("portable, packed".to_string(), featureless_engine())];
+    for tiles in runnable() {
+        engines.push((format!("{tiles}, shader-f16"), engine_with(Some(tiles))));
+        if tiles.subgroups {
+            engines.push((format!("{tiles}, packed"), packed_subgroups(tiles)));
+        }
+    }
+    for (what, engine) in &engines {
+        let ta = engine.to_device(&identity, [k, k], None).unwrap();
+        let tb = engine.to_device(&b, [k, n], None).unwrap();
+        assert_eq!(ta.dtype(), DType::F16);
+        let c = engine.matmul(&ta, &tb).unwrap().to_vec::<u16>().unwrap();
+        for (i, (&got, want)) in c.iter().zip(&b).enumerate() {
+            // -0 plus the row's +0 products is +0: compare values, which tells -0 and +0 apart
+            // only where it must not matter.
+            assert_eq!(
+                half::f16::from_bits(got).to_f32(),
+                want.to_f32(),
+                "{what}: element {i}: {got:#06x} for {:#06x}",
+                want.to_bits()
+            );
+        }
+        assert_eq!(engine.take_device_errors(), Vec::<String>::new(), "{what}");
+    }
 }

@@ -26,7 +26,7 @@ use std::fmt::Write;
 /// (`2 · depth · 16 · (rows + cols) · 4` bytes).
 ///
 /// The subgroup kernels (`subgroups: true`, named `"8x4x32-sg"`; adapters with subgroup
-/// operations, float32 inputs or float16 ones with `shader-f16`, n a multiple of 4) run 8 rows
+/// operations, n a multiple of 4; any float input format) run 8 rows
 /// of 32 invocations, each computing `rows` rows of one 4-column group, so a workgroup covers
 /// `8·rows × 128` outputs. Only B's slice goes through workgroup memory (`32 · 128 · 4` =
 /// 16 KiB): each invocation loads one element of A per row and k step from global memory, and
@@ -170,6 +170,31 @@ pub(crate) enum MatmulInput {
     BF16,
 }
 
+/// WGSL that widens packed float16 exactly, without branches: `h2f` one value (the low 16 bits
+/// of a `u32`), `h2f4` four. A normal number widens by one integer add (the exponent rebiased
+/// from 15 to 127, the mantissa shifted into place), an infinity or NaN by a second, and a zero
+/// or subnormal as its mantissa times 2⁻²⁴ in float32 (exact: an integer below 1024 times a power
+/// of two, with a result float32 holds as a normal number, so no flush can touch it). An earlier
+/// version branched to the casts' `f16_to_f32` for the rare classes: the branch in every load
+/// held the subgroup kernel to half its rate on the H100.
+const PACKED_F16: &str = "
+fn h2f4(h: vec4<u32>) -> vec4<f32> {
+    let em = h & vec4<u32>(0x7fffu);
+    var bits = (em << vec4<u32>(13u)) + vec4<u32>(0x38000000u);
+    bits = select(bits, bits + vec4<u32>(0x38000000u), em >= vec4<u32>(0x7c00u));
+    let small = bitcast<vec4<u32>>(vec4<f32>(em) * 5.9604644775390625e-8);
+    bits = select(bits, small, em < vec4<u32>(0x400u));
+    return bitcast<vec4<f32>>(((h & vec4<u32>(0x8000u)) << vec4<u32>(16u)) | bits);
+}
+fn h2f(h: u32) -> f32 {
+    let em = h & 0x7fffu;
+    var bits = (em << 13u) + 0x38000000u;
+    bits = select(bits, bits + 0x38000000u, em >= 0x7c00u);
+    bits = select(bits, bitcast<u32>(f32(em) * 5.9604644775390625e-8), em < 0x400u);
+    return bitcast<f32>(((h & 0x8000u) << 16u) | bits);
+}
+";
+
 /// The WGSL of one variant.
 pub(crate) fn source(input: MatmulInput, tiles: MatmulTiles, vector: bool) -> String {
     let MatmulTiles {
@@ -184,7 +209,7 @@ pub(crate) fn source(input: MatmulInput, tiles: MatmulTiles, vector: bool) -> St
     // The type of the shared tiles, the prefetch registers and the products.
     let t = if half { "f16" } else { "f32" };
     if input == MatmulInput::F16Packed {
-        s.push_str(include_str!("f16.wgsl"));
+        s.push_str(PACKED_F16);
     }
     let elem = match (input, vector) {
         (MatmulInput::F32, true) => "vec4<f32>",
@@ -216,7 +241,7 @@ var<workgroup> tile_b: array<vec4<{t}>, {tb}>;
             (MatmulInput::F16, true) => format!("return vec4<f32>({x}[i]);"),
             (MatmulInput::F16, false) => format!("return f32({x}[i]);"),
             (MatmulInput::F16Packed, true) => format!(
-                "let w = {x}[i]; return vec4<f32>(h2f(w.x & 0xffffu), h2f(w.x >> 16u), h2f(w.y & 0xffffu), h2f(w.y >> 16u));"
+                "let w = {x}[i]; return h2f4(vec4<u32>(w.x & 0xffffu, w.x >> 16u, w.y & 0xffffu, w.y >> 16u));"
             ),
             (MatmulInput::F16Packed, false) => {
                 format!("return h2f(({x}[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu);")
@@ -234,9 +259,6 @@ var<workgroup> tile_b: array<vec4<{t}>, {tb}>;
             (format!("load_{x}"), t.to_string())
         };
         let _ = writeln!(s, "fn {name}(i: u32) -> {ret} {{ {body} }}");
-    }
-    if input == MatmulInput::F16Packed {
-        s.push_str("fn h2f(h: u32) -> f32 { return bitcast<f32>(f16_to_f32(h)); }\n");
     }
 
     // Global → register loads of one k slice, and register → workgroup-memory stores.
@@ -464,40 +486,64 @@ fn main(
 /// float16 inputs are widened to float32 as they are loaded (`MatmulInput::F16`), or, with
 /// float16 arithmetic allowed (`MatmulInput::F16Math`), stay float16: two rows' elements of A
 /// travel in one `vec2<f16>`, the products of each 32-k step are summed in float16 and added
-/// into float32 accumulators between steps.
+/// into float32 accumulators between steps. Packed inputs (bfloat16, and float16 without
+/// `shader-f16`: two to a `u32`) are widened by integer operations as they are loaded, exactly as
+/// the portable kernels widen them; the loads are a few dozen per thousands of multiply-adds, so
+/// the unpacking costs little here.
 pub(crate) fn subgroup_source(input: MatmulInput, rows: u32) -> String {
     let lanes = SUBGROUP_LANES;
     let depth = SUBGROUP_DEPTH;
     let block_rows = SUBGROUP_ROWS * rows;
     let half = input == MatmulInput::F16Math;
-    let (elem, widen) = match input {
-        MatmulInput::F16 | MatmulInput::F16Math => ("f16", input == MatmulInput::F16),
-        _ => ("f32", false),
+    // A's and B's array elements (B is read four columns at a time), and how one is widened.
+    let (a_elem, b_elem, a_body, b_body) = match input {
+        MatmulInput::F32 => ("f32", "vec4<f32>", "return a[i];", "return b[i];"),
+        MatmulInput::F16Math => ("f16", "vec4<f16>", "return a[i];", "return b[i];"),
+        MatmulInput::F16 => (
+            "f16",
+            "vec4<f16>",
+            "return f32(a[i]);",
+            "return vec4<f32>(b[i]);",
+        ),
+        MatmulInput::F16Packed => (
+            "u32",
+            "vec2<u32>",
+            "return h2f((a[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu);",
+            "let w = b[i]; return h2f4(vec4<u32>(w.x & 0xffffu, w.x >> 16u, w.y & 0xffffu, w.y >> 16u));",
+        ),
+        MatmulInput::BF16 => (
+            "u32",
+            "vec2<u32>",
+            "return bitcast<f32>(((a[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu) << 16u);",
+            "let w = b[i]; return bitcast<vec4<f32>>(vec4<u32>(w.x << 16u, w.x & 0xffff0000u, w.y << 16u, w.y & 0xffff0000u));",
+        ),
     };
     // The type B's slice is held in and the products are computed in.
     let t = if half { "f16" } else { "f32" };
     let mut s = String::new();
     s.push_str(crate::platform::WGSL_ENABLE_SUBGROUPS);
-    if elem == "f16" {
+    if a_elem == "f16" {
         s.push_str("enable f16;\n");
     }
-    let (load_a, load_b) = if widen {
-        ("f32(a[i])", "vec4<f32>(b[i])")
-    } else {
-        ("a[i]", "b[i]")
-    };
+    if input == MatmulInput::F16Packed {
+        s.push_str(PACKED_F16);
+    }
     let _ = write!(
         s,
         "struct Params {{ m: u32, n: u32, k: u32, a_batch: u32, b_batch: u32, c_batch: u32 }}
-@group(0) @binding(0) var<storage, read> a: array<{elem}>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<{elem}>>;
+@group(0) @binding(0) var<storage, read> a: array<{a_elem}>;
+@group(0) @binding(1) var<storage, read> b: array<{b_elem}>;
 @group(0) @binding(2) var<storage, read_write> c: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> p: Params;
 var<workgroup> tile_b: array<vec4<{t}>, {tile}>;
 
+// A's element i, and B's four columns at vec4 index i, in the products' type.
+fn load_a1(i: u32) -> {t} {{ {a_body} }}
+fn load_b4(i: u32) -> vec4<{t}> {{ {b_body} }}
+
 // Element (r, kk) of A, 0 outside it.
 fn load_a(base: u32, r: u32, kk: u32) -> {t} {{
-    if (r < p.m && kk < p.k) {{ let i = base + r * p.k + kk; return {load_a}; }}
+    if (r < p.m && kk < p.k) {{ return load_a1(base + r * p.k + kk); }}
     return {t}(0.0);
 }}
 
@@ -563,7 +609,7 @@ fn main(
     for e in 0..depth / SUBGROUP_ROWS {
         let _ = writeln!(
             s,
-            "        {{ let kr = ty + {o}u; let kb = t + kr; var v = vec4<{t}>(); if (kb < p.k && c4 < n4) {{ let i = b_base + kb * n4 + c4; v = {load_b}; }} tile_b[kr * {lanes}u + col] = v; }}",
+            "        {{ let kr = ty + {o}u; let kb = t + kr; var v = vec4<{t}>(); if (kb < p.k && c4 < n4) {{ v = load_b4(b_base + kb * n4 + c4); }} tile_b[kr * {lanes}u + col] = v; }}",
             o = e * SUBGROUP_ROWS
         );
     }
@@ -663,23 +709,25 @@ mod tests {
         .map_err(|e| e.emit_to_string(source))
     }
 
+    const INPUTS: [MatmulInput; 5] = [
+        MatmulInput::F32,
+        MatmulInput::F16,
+        MatmulInput::F16Math,
+        MatmulInput::F16Packed,
+        MatmulInput::BF16,
+    ];
+
     #[test]
     fn every_generated_variant_is_valid_wgsl() {
         for tiles in MatmulTiles::ALL {
             if tiles.subgroups {
-                for input in [MatmulInput::F32, MatmulInput::F16, MatmulInput::F16Math] {
+                for input in INPUTS {
                     let source = subgroup_source(input, tiles.rows);
                     validate(&source).unwrap_or_else(|e| panic!("{tiles} {input:?}: {e}"));
                 }
                 continue;
             }
-            for input in [
-                MatmulInput::F32,
-                MatmulInput::F16,
-                MatmulInput::F16Math,
-                MatmulInput::F16Packed,
-                MatmulInput::BF16,
-            ] {
+            for input in INPUTS {
                 for vector in [false, true] {
                     let source = source(input, tiles, vector);
                     validate(&source).unwrap_or_else(|e| panic!("{tiles} {input:?} {vector}: {e}"));

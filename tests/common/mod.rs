@@ -20,12 +20,23 @@ pub fn engine(config: tmath::EngineConfig) -> tmath::Engine {
 #[cfg(not(target_arch = "wasm32"))]
 #[allow(dead_code)] // not every test file makes one
 pub fn plain_device() -> (wgpu::Device, wgpu::Queue) {
+    device_with(wgpu::Features::empty())
+}
+
+/// [`plain_device`] with these optional features (a loud failure where the adapter lacks one).
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(dead_code)] // not every test file makes one
+pub fn device_with(features: wgpu::Features) -> (wgpu::Device, wgpu::Queue) {
     let instance =
         wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapter = block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
         .unwrap_or_else(|e| panic!("these tests need a GPU adapter (CI uses lavapipe): {e}"));
-    block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
-        .unwrap_or_else(|e| panic!("the adapter refused a plain device: {e}"))
+    let descriptor = wgpu::DeviceDescriptor {
+        required_features: features,
+        ..wgpu::DeviceDescriptor::default()
+    };
+    block_on(adapter.request_device(&descriptor))
+        .unwrap_or_else(|e| panic!("the adapter refused a device with {features:?}: {e}"))
 }
 
 /// Run a wgpu future to completion: natively wgpu resolves them without an event loop.
