@@ -65,6 +65,11 @@ pub use error::{Error, Result};
 pub use gpu::{AdapterReport, DeviceKind};
 pub use kernels::{ElementOp, MatmulTiles};
 pub use ops::Operand;
+/// Drive a future (tmath's async API, or wgpu's adapter and device requests for a device of an
+/// app's own, as `Engine::from_wgpu` takes) to completion on this thread. Native only: the web
+/// cannot block.
+#[cfg(not(target_arch = "wasm32"))]
+pub use platform::block_on;
 pub use pool::{PoolConfig, PoolStats, SizeClass};
 pub use router::{ConversionSite, GpuCopy, Route, Transfer, UploadRoute};
 pub use shape::Shape;

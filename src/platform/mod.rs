@@ -27,6 +27,8 @@ use std::task::{Context, Poll, Waker};
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
 #[cfg(not(target_arch = "wasm32"))]
+pub use native::block_on;
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) use native::*;
 #[cfg(target_arch = "wasm32")]
 mod web;

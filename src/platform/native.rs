@@ -125,7 +125,7 @@ pub(crate) fn end_of_task_timer() -> Option<fn(super::Deferred)> {
 
 /// Drive a future to completion on this thread. Native wgpu resolves adapter, device and error
 /// scope futures without an event loop, so a parking waker is all the blocking API needs.
-pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     use std::task::{Context, Poll, Wake, Waker};
     struct ThreadWaker(std::thread::Thread);
     impl Wake for ThreadWaker {
