@@ -42,7 +42,7 @@ def split(profile):
             kinds["wasm-bindgen JS glue"] += us
         elif name in EVENT_LOOP:
             kinds["Node event loop"] += us
-        elif url.endswith(("hostio-profile.mjs", "hotpath-workload.mjs")):
+        elif url.endswith(("hostio-profile.mjs", "hostio-setup.mjs", "hotpath-workload.mjs")):
             kinds["the loop's own JS (raw: with its WebGPU calls)"] += us
         else:
             kinds["other JS"] += us

@@ -8,33 +8,13 @@
 // (rawHostInOut: two writeBuffer calls, one pass of one dispatch, a copy into a staging buffer,
 // one submit, mapAsync).
 // --root: another build's checkout (its js/ and pkg/) to measure instead of this one.
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { create } from 'webgpu';
-import { rawHostInOut } from './hotpath-workload.mjs';
+import { hostInOut } from './hostio-setup.mjs';
 
-const args = process.argv.slice(2);
-const rootAt = args.indexOf('--root');
-const root = resolve(rootAt >= 0 ? args.splice(rootAt, 2)[1] : new URL('..', import.meta.url).pathname);
-const [mode = 'tmath', iterations = '3000'] = args;
-const tmath = await import(pathToFileURL(join(root, 'js', 'index.js')).href);
-const engine = await tmath.Engine.create({ gpu: create([]) });
-const device = engine.gpuDevice;
-const n = 64;
-const a = Float32Array.from({ length: n * n }, (_, i) => (i % 7) / 7);
-const floor = rawHostInOut(device, a, n);
+const { mode, iterations, floor, tmathStep } = await hostInOut(process.argv.slice(2));
 const times = [];
-for (let i = 0; i < Number(iterations); i++) {
+for (let i = 0; i < iterations; i++) {
   const t0 = performance.now();
-  if (mode === 'raw') {
-    await floor.step();
-  } else {
-    const x = engine.toDevice(a, [n, n]);
-    const w = engine.toDevice(a, [n, n]);
-    const c = engine.matmul(x, w);
-    await c.toHost();
-    x.dispose(); w.dispose(); c.dispose();
-  }
+  await (mode === 'raw' ? floor.step() : tmathStep());
   times.push(performance.now() - t0);
 }
 const rest = times.slice(100).sort((p, q) => p - q);

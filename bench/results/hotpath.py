@@ -238,6 +238,7 @@ def render():
     out += eager_free(hot, rng)
     out += interned_meta(hot, rng)
     out += host_io_split(hot, rng)
+    out += dawn_call_context()
     return out
 
 
@@ -412,10 +413,10 @@ def host_io_split(hot, rng):
         f"{ca['line 1586']:.0f}; before, the params write {cb['line 1591']:.1f} and a `Reflect.get` {cb['line 898']:.1f}, gone after.",
         "wasm (tmath, wgpu's WebGPU backend, wasm-bindgen) adds 40–57 µs, spread over dozens of",
         "functions of 1–2 µs each, and wasm-bindgen's glue 14–17. The rest of the gap is in Dawn's",
-        "own calls, which cost more from tmath than from the raw loop; why is not measured (the",
-        "kernels differ, tmath's bind group adds a params uniform, and wgpu wraps every call).",
-        "Closing it means recording the web's commands without wgpu's WebGPU backend, which this",
-        "change does not attempt.",
+        "own calls, which cost more from tmath than from the raw loop (a later measurement, after",
+        "the tables below, finds the same calls with the same arguments, dearer after any other",
+        "code). Closing the rest means recording the web's commands without wgpu's WebGPU backend,",
+        "which this change does not attempt.",
         "",
         "The same workload timed, five interleaved rounds in that call (`bench/data/h100-dawn-hostio-profile.txt`),",
         "µs per iteration (× the raw calls of the same round):",
@@ -446,3 +447,57 @@ def host_io_split(hot, rng):
         "",
     ]
     return out
+
+
+def dawn_call_context():
+    """The same WebGPU calls, timed one by one, in tmath's loop and the raw loop (bench/webgpu-calls.mjs)."""
+    rounds = []
+    for line in (DATA / "h100-dawn-webgpu-calls.txt").read_text().splitlines():
+        parts = line.split()
+        if "all WebGPU calls" in line:
+            mode = parts[0]
+            if not rounds or mode in rounds[-1]:
+                rounds.append({})
+            rounds[-1][mode] = (float(parts[4]), float(parts[6]))
+    modes = [("raw", "raw loop"), ("tmath", "tmath's loop"),
+             ("raw-after-tmath", "raw loop, a tmath iteration between its iterations"),
+             ("raw-after-timer", "raw loop, a `setTimeout(0)` between its iterations"),
+             ("raw-after-js", "raw loop, plain JS (sort 20,000 floats) between its iterations")]
+    out = [
+        "Why Dawn's calls cost more from tmath: `node bench/webgpu-calls.mjs MODE 3000` wraps every",
+        "method of the GPU objects' prototypes, counts the calls per iteration and times each one",
+        "inside the wrapper (Dawn's own time; the wrapper is the same in every mode). Both loops make",
+        "the same 14 calls per iteration (two `writeBuffer`, one encoder, pass, `setPipeline`,",
+        "`setBindGroup`, dispatch, `end`, copy, `finish`, `submit`, `mapAsync`, `getMappedRange`,",
+        "`unmap`) with the same arguments (logged in a scratch run: offsets and sizes as numbers,",
+        "`{}` for the encoder's and pass's descriptors, no labels). Two rounds on the H100 in one call",
+        "(`bench/data/h100-dawn-webgpu-calls.txt`), µs of WebGPU calls per iteration:",
+        "",
+        "| loop | calls per iteration | round 1 | round 2 |",
+        "|---|---|---|---|",
+    ]
+    for mode, label in modes:
+        calls = rounds[0][mode][0]
+        out.append(f"| {label} | {calls:.0f} | {rounds[0][mode][1]:.1f} | {rounds[1][mode][1]:.1f} |")
+    raw = [r["raw"][1] for r in rounds]
+    after = [r["raw-after-tmath"][1] for r in rounds]
+    tm = [r["tmath"][1] for r in rounds]
+    out += [
+        "",
+        "The raw loop's own calls cost %.2f–%.2f× more when a tmath iteration runs between its"
+        % (min(a / r for a, r in zip(after, raw)), max(a / r for a, r in zip(after, raw))),
+        "iterations, and more still after a timer's turn of the event loop or a little plain JS:",
+        "the same call with the same arguments costs more when anything else ran since the last",
+        "one (caches and branch predictors cold, by the look of it; not measured further). tmath's",
+        "calls cost %.2f–%.2f× the tight raw loop's. In round 2 that is all context: tmath's calls"
+        % (min(t / r for t, r in zip(tm, raw)), max(t / r for t, r in zip(tm, raw))),
+        "took %.0f µs, the raw loop's after a tmath iteration %.0f. In round 1, on a noisier host,"
+        % (tm[1], after[1]),
+        "tmath's took %.0f against %.0f, so there context explains only part. Either way the calls"
+        % (tm[0], after[0]),
+        "themselves are the raw loop's; what they cost depends on the code run between them, which",
+        "the raw floor, a loop doing nothing else, never runs.",
+        "",
+    ]
+    return out
+
