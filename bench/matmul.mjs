@@ -2,11 +2,14 @@
 // tmath (after tuneMatmul) against TensorFlow.js's WebGPU backend on the same GPU, in one
 // process. Prints one JSON object per line.
 //
-//   node bench/matmul.mjs [--sizes 1024,2048,4096]        (needs `npm run build` first)
+//   node bench/matmul.mjs [--sizes 1024,2048,4096] [--root DIR]   (needs `npm run build` first;
+//                                                   --root: another build's js/ and pkg/)
 //   TFJS_BUNDLE=/abs/path/tfjs.mjs node bench/matmul.mjs   (TF.js bundled into one file)
 //
 // Without a GPU device node, Dawn runs on Chromium's SwiftShader (as bench/node.mjs explains).
 import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const gpuNode = existsSync('/dev/nvidia0') || existsSync('/dev/dri/renderD128');
@@ -15,9 +18,11 @@ if (!process.env.VK_DRIVER_FILES && !gpuNode && existsSync(SWIFTSHADER)) process
 const { create, globals } = await import('webgpu');
 Object.assign(globalThis, globals);
 const gpu = create([]);
-const tmath = await import('../js/index.js');
 const args = process.argv.slice(2);
 const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+// --root: another build's checkout (its js/ and pkg/) to measure instead of this one.
+const root = flag('--root', null);
+const tmath = await import(root ? pathToFileURL(join(resolve(root), 'js', 'index.js')).href : '../js/index.js');
 const sizes = flag('--sizes', gpuNode ? '1024,2048,4096' : '256,512').split(',').map(Number);
 const emit = (fields) => console.log(JSON.stringify({ suite: 'dawn_matmul', ...fields }));
 
@@ -66,6 +71,11 @@ for (const n of sizes) {
     emit({ case: 'resident_f16', library: 'tmath', accumulate, n, ms: ms16, tflop_s: (2 * n ** 3) / ms16 / 1e9 });
   }
   x16.dispose(); y16.dispose();
+  // bfloat16 inputs (float32 accumulation).
+  const xb = engine.toDevice(a, [n, n], { dtype: 'bfloat16' }), yb = engine.toDevice(b, [n, n], { dtype: 'bfloat16' });
+  const msb = await perProduct(async (r) => { for (let i = 0; i < r; i++) engine.matmul(xb, yb).dispose(); }, () => engine.synchronize(), reps);
+  emit({ case: 'resident_bf16', library: 'tmath', n, ms: msb, tflop_s: (2 * n ** 3) / msb / 1e9 });
+  xb.dispose(); yb.dispose();
   // The product is right: one row against a float64 dot product.
   const c = engine.matmul(x, y); const row = await c.toHost(); c.dispose();
   let worst = 0;

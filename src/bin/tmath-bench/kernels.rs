@@ -114,6 +114,27 @@ fn matmul_shapes(out: &mut Report, engine: &Engine, gpu: bool) {
                     let ms = product_ms(engine, &a, &b, batch, reps, chain, DType::F16);
                     record("chosen, f16 math".into(), dtype, ms, chain);
                 }
+                // Packed two to a word, as on a device without shader-f16 (Dawn in Node on the
+                // H100 lists none): an engine on such a device of this adapter, with the engine's
+                // choice and with the fastest portable shape the tuner measured.
+                let portable = engine
+                    .matmul_tuning()
+                    .and_then(|t| t.pick_portable((n * n) as u64));
+                for forced in [None, portable] {
+                    let Some(packed) = packed_f16_engine(forced) else {
+                        continue;
+                    };
+                    let (pa, pb) = square_operands(&packed, n, Some(dtype));
+                    warm_up(&packed, if gpu { 0.3 } else { 0.02 });
+                    let tiles = packed.matmul_tiles_for(1, n, n, dtype);
+                    let ms = product_ms(&packed, &pa, &pb, batch, reps, false, DType::F32);
+                    let label = if forced.is_some() {
+                        "portable"
+                    } else {
+                        "chosen"
+                    };
+                    record(format!("{label}, packed ({tiles})"), dtype, ms, false);
+                }
             }
             if dtype == DType::BF16 {
                 continue;
@@ -185,6 +206,30 @@ fn matmul_shapes(out: &mut Report, engine: &Engine, gpu: bool) {
             }
         }
     }
+}
+
+/// An engine on a device of the default adapter made without `shader-f16` but with subgroup
+/// operations where the adapter has them, with these tiles fixed if given; `None` if that device
+/// cannot be made.
+fn packed_f16_engine(tiles: Option<MatmulTiles>) -> Option<Engine> {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = tmath::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::HighPerformance,
+        ..Default::default()
+    }))
+    .ok()?;
+    let descriptor = wgpu::DeviceDescriptor {
+        required_features: adapter.features() & wgpu::Features::SUBGROUP,
+        required_limits: adapter.limits(),
+        ..Default::default()
+    };
+    let (device, queue) = tmath::block_on(adapter.request_device(&descriptor)).ok()?;
+    let config = EngineConfig {
+        matmul_tiles: tiles,
+        ..config()
+    };
+    Engine::from_wgpu(device, queue, config).ok()
 }
 
 /// GB/s of `f`, which reads and writes `moved_bytes` in all per output.
