@@ -240,8 +240,8 @@ pub enum SourceType {
 ///
 /// The bytes are copied into a ring of at most [`TRANSFER_RING`] mapped upload staging buffers
 /// of the engine's chunk size and copied on the GPU into the tensor's buffer: each full chunk
-/// is submitted at once, so the GPU copies one while the host fills the next. Natively a full
-/// ring waits for its oldest chunk; on the web the caller awaits [`Upload::backpressure`].
+/// is submitted at once, so the GPU copies one while the host fills the next. A full ring waits
+/// for its oldest chunk: natively here, on the web in `js/index.js`, which awaits it.
 /// (On Dawn in Node this loads a file about three times as fast as `writeBuffer` calls, whose
 /// own staging Dawn allocates and frees per write: bench/RESULTS.md.)
 pub struct Upload {

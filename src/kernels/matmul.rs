@@ -26,7 +26,8 @@ use std::fmt::Write;
 /// (`2 · depth · 16 · (rows + cols) · 4` bytes).
 ///
 /// The subgroup kernels (`subgroups: true`, named `"8x4x32-sg"`; adapters with subgroup
-/// operations, n a multiple of 4; any float input format) run 8 rows
+/// operations, n a multiple of 4; float32, float16 and bfloat16 inputs, float16 without
+/// `shader-f16` only in a fixed shape: see `tuning::subgroups_allowed`) run 8 rows
 /// of 32 invocations, each computing `rows` rows of one 4-column group, so a workgroup covers
 /// `8·rows × 128` outputs. Only B's slice goes through workgroup memory (`32 · 128 · 4` =
 /// 16 KiB): each invocation loads one element of A per row and k step from global memory, and
