@@ -120,9 +120,10 @@ pub(crate) fn default_tiles(
 /// Whether a product of `dtype` inputs and `n` columns may run a subgroup shape: the device has
 /// subgroup operations, n is whole vec4s, the inputs are floats. float16 packed two to a word
 /// (a device without `shader-f16`) runs one only where the caller `fixed` the shape: the tuner
-/// times float32 products, and packed float16 ran 10–40% slower in the subgroup kernel than in
-/// the best portable shape on the H100, natively and on Dawn (bench/RESULTS.md), while bfloat16,
-/// packed too but widened by a shift, gained up to 18%.
+/// times float32 products, and packed float16 ran up to a third slower in the subgroup kernel
+/// than in the best portable shape on the H100, and nowhere faster, natively and on Dawn
+/// (bench/RESULTS.md), while bfloat16, packed too but widened by a shift, gained 14–20%
+/// natively.
 pub(crate) fn subgroups_allowed(report: &AdapterReport, n: u64, dtype: DType, fixed: bool) -> bool {
     let packed_f16 = dtype == DType::F16 && !report.shader_f16;
     report.subgroups && n.is_multiple_of(4) && dtype != DType::I32 && (fixed || !packed_f16)

@@ -175,9 +175,9 @@ pub(crate) enum MatmulInput {
 /// of a `u32`), `h2f4` four. A normal number widens by one integer add (the exponent rebiased
 /// from 15 to 127, the mantissa shifted into place), an infinity or NaN by a second, and a zero
 /// or subnormal as its mantissa times 2⁻²⁴ in float32 (exact: an integer below 1024 times a power
-/// of two, with a result float32 holds as a normal number, so no flush can touch it). An earlier
-/// version branched to the casts' `f16_to_f32` for the rare classes: the branch in every load
-/// held the subgroup kernel to half its rate on the H100.
+/// of two, with a result float32 holds as a normal number, so no flush can touch it). It replaced
+/// the casts' branching `f16_to_f32` per element: on Dawn on the H100 the portable kernels ran
+/// packed float16 5–30% faster with it (bench/RESULTS.md).
 const PACKED_F16: &str = "
 fn h2f4(h: vec4<u32>) -> vec4<f32> {
     let em = h & vec4<u32>(0x7fffu);
@@ -196,6 +196,54 @@ fn h2f(h: u32) -> f32 {
 }
 ";
 
+impl MatmulInput {
+    /// What a kernel for this input needs before its declarations: the `f16` extension, or the
+    /// packed float16 conversions its loads call.
+    fn prelude(self) -> &'static str {
+        match self {
+            MatmulInput::F16 | MatmulInput::F16Math => "enable f16;\n",
+            MatmulInput::F16Packed => PACKED_F16,
+            MatmulInput::F32 | MatmulInput::BF16 => "",
+        }
+    }
+
+    /// The WGSL type an input array holds: one element, or (`vector`) four (16-bit types packed
+    /// two to a `u32`).
+    fn storage(self, vector: bool) -> &'static str {
+        match (self, vector) {
+            (MatmulInput::F32, true) => "vec4<f32>",
+            (MatmulInput::F32, false) => "f32",
+            (MatmulInput::F16 | MatmulInput::F16Math, true) => "vec4<f16>",
+            (MatmulInput::F16 | MatmulInput::F16Math, false) => "f16",
+            (_, true) => "vec2<u32>",
+            (_, false) => "u32",
+        }
+    }
+
+    /// The body of a WGSL function of `i` that returns element `i` of array `x`, or (`vector`)
+    /// the four elements at vec4 index `i`, widened to float32 unless float16 arithmetic is
+    /// allowed.
+    fn load_body(self, x: &str, vector: bool) -> String {
+        match (self, vector) {
+            (MatmulInput::F32 | MatmulInput::F16Math, _) => format!("return {x}[i];"),
+            (MatmulInput::F16, true) => format!("return vec4<f32>({x}[i]);"),
+            (MatmulInput::F16, false) => format!("return f32({x}[i]);"),
+            (MatmulInput::F16Packed, true) => format!(
+                "let w = {x}[i]; return h2f4(vec4<u32>(w.x & 0xffffu, w.x >> 16u, w.y & 0xffffu, w.y >> 16u));"
+            ),
+            (MatmulInput::F16Packed, false) => {
+                format!("return h2f(({x}[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu);")
+            }
+            (MatmulInput::BF16, true) => format!(
+                "let w = {x}[i]; return bitcast<vec4<f32>>(vec4<u32>(w.x << 16u, w.x & 0xffff0000u, w.y << 16u, w.y & 0xffff0000u));"
+            ),
+            (MatmulInput::BF16, false) => {
+                format!("return bitcast<f32>((({x}[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu) << 16u);")
+            }
+        }
+    }
+}
+
 /// The WGSL of one variant.
 pub(crate) fn source(input: MatmulInput, tiles: MatmulTiles, vector: bool) -> String {
     let MatmulTiles {
@@ -204,22 +252,10 @@ pub(crate) fn source(input: MatmulInput, tiles: MatmulTiles, vector: bool) -> St
     let (bm, bn) = (tiles.block_rows(), tiles.block_cols());
     let mut s = String::new();
     let half = input == MatmulInput::F16Math;
-    if matches!(input, MatmulInput::F16 | MatmulInput::F16Math) {
-        s.push_str("enable f16;\n");
-    }
+    s.push_str(input.prelude());
     // The type of the shared tiles, the prefetch registers and the products.
     let t = if half { "f16" } else { "f32" };
-    if input == MatmulInput::F16Packed {
-        s.push_str(PACKED_F16);
-    }
-    let elem = match (input, vector) {
-        (MatmulInput::F32, true) => "vec4<f32>",
-        (MatmulInput::F32, false) => "f32",
-        (MatmulInput::F16 | MatmulInput::F16Math, true) => "vec4<f16>",
-        (MatmulInput::F16 | MatmulInput::F16Math, false) => "f16",
-        (_, true) => "vec2<u32>",
-        (_, false) => "u32",
-    };
+    let elem = input.storage(vector);
     let out = if vector { "vec4<f32>" } else { "f32" };
     let _ = write!(
         s,
@@ -237,23 +273,7 @@ var<workgroup> tile_b: array<vec4<{t}>, {tb}>;
     );
     // Loads: `load_x4(i)` reads the 4 elements of vec4 index i, `load_x(i)` element i.
     for x in ["a", "b"] {
-        let body = match (input, vector) {
-            (MatmulInput::F32 | MatmulInput::F16Math, _) => format!("return {x}[i];"),
-            (MatmulInput::F16, true) => format!("return vec4<f32>({x}[i]);"),
-            (MatmulInput::F16, false) => format!("return f32({x}[i]);"),
-            (MatmulInput::F16Packed, true) => format!(
-                "let w = {x}[i]; return h2f4(vec4<u32>(w.x & 0xffffu, w.x >> 16u, w.y & 0xffffu, w.y >> 16u));"
-            ),
-            (MatmulInput::F16Packed, false) => {
-                format!("return h2f(({x}[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu);")
-            }
-            (MatmulInput::BF16, true) => format!(
-                "let w = {x}[i]; return bitcast<vec4<f32>>(vec4<u32>(w.x << 16u, w.x & 0xffff0000u, w.y << 16u, w.y & 0xffff0000u));"
-            ),
-            (MatmulInput::BF16, false) => {
-                format!("return bitcast<f32>((({x}[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu) << 16u);")
-            }
-        };
+        let body = input.load_body(x, vector);
         let (name, ret) = if vector {
             (format!("load_{x}4"), format!("vec4<{t}>"))
         } else {
@@ -488,47 +508,23 @@ fn main(
 /// float16 arithmetic allowed (`MatmulInput::F16Math`), stay float16: two rows' elements of A
 /// travel in one `vec2<f16>`, the products of each 32-k step are summed in float16 and added
 /// into float32 accumulators between steps. Packed inputs (bfloat16, and float16 without
-/// `shader-f16`: two to a `u32`) are widened by integer operations as they are loaded, exactly as
-/// the portable kernels widen them; the loads are a few dozen per thousands of multiply-adds, so
-/// the unpacking costs little here.
+/// `shader-f16`: two to a `u32`) are widened by integer operations as they are loaded, as the
+/// portable kernels widen them. For bfloat16 that is a shift and costs little; packed float16
+/// ran slower here than in the portable kernels on the H100, for reasons not found, so only a
+/// fixed shape sends it here (`tuning::subgroups_allowed`).
 pub(crate) fn subgroup_source(input: MatmulInput, rows: u32) -> String {
     let lanes = SUBGROUP_LANES;
     let depth = SUBGROUP_DEPTH;
     let block_rows = SUBGROUP_ROWS * rows;
     let half = input == MatmulInput::F16Math;
-    // A's and B's array elements (B is read four columns at a time), and how one is widened.
-    let (a_elem, b_elem, a_body, b_body) = match input {
-        MatmulInput::F32 => ("f32", "vec4<f32>", "return a[i];", "return b[i];"),
-        MatmulInput::F16Math => ("f16", "vec4<f16>", "return a[i];", "return b[i];"),
-        MatmulInput::F16 => (
-            "f16",
-            "vec4<f16>",
-            "return f32(a[i]);",
-            "return vec4<f32>(b[i]);",
-        ),
-        MatmulInput::F16Packed => (
-            "u32",
-            "vec2<u32>",
-            "return h2f((a[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu);",
-            "let w = b[i]; return h2f4(vec4<u32>(w.x & 0xffffu, w.x >> 16u, w.y & 0xffffu, w.y >> 16u));",
-        ),
-        MatmulInput::BF16 => (
-            "u32",
-            "vec2<u32>",
-            "return bitcast<f32>(((a[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu) << 16u);",
-            "let w = b[i]; return bitcast<vec4<f32>>(vec4<u32>(w.x << 16u, w.x & 0xffff0000u, w.y << 16u, w.y & 0xffff0000u));",
-        ),
-    };
     // The type B's slice is held in and the products are computed in.
     let t = if half { "f16" } else { "f32" };
     let mut s = String::new();
     s.push_str(crate::platform::WGSL_ENABLE_SUBGROUPS);
-    if a_elem == "f16" {
-        s.push_str("enable f16;\n");
-    }
-    if input == MatmulInput::F16Packed {
-        s.push_str(PACKED_F16);
-    }
+    s.push_str(input.prelude());
+    // A is read one element at a time, B four columns at a time.
+    let (a_elem, b_elem) = (input.storage(false), input.storage(true));
+    let (a_body, b_body) = (input.load_body("a", false), input.load_body("b", true));
     let _ = write!(
         s,
         "struct Params {{ m: u32, n: u32, k: u32, a_batch: u32, b_batch: u32, c_batch: u32 }}
