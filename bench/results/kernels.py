@@ -268,7 +268,7 @@ def variants():
     rows = lines("h100-matmul-variants-1.jsonl") + lines("h100-matmul-variants-2.jsonl")
     torch = lines("h100-torch-matmul-variants-1.jsonl") + lines("h100-torch-matmul-variants-2.jsonl")
     at = lambda build, tiles: [r["tflop_s"] for r in rows if r["build"] == build and r["tiles"] == tiles and r["n"] == 4096]
-    rng = lambda v: f"{min(v):.1f}" if f"{min(v):.1f}" == f"{max(v):.1f}" else f"{min(v):.1f}–{max(v):.1f}"
+    rng = spread
     pt = [r["tflop_s"] for r in torch if r["n"] == 4096]
     out = [
         "Tried later and dropped, each a scratch build timed in one device call next to the kept",
@@ -299,7 +299,7 @@ def variants_three():
     """Two more scratch variants of the subgroup kernel, one device call, two rounds (a later session)."""
     rows = lines("h100-matmul-variants-3.jsonl")
     torch = lines("h100-torch-matmul-variants-3.jsonl")
-    rng = lambda v: f"{min(v):.1f}" if f"{min(v):.1f}" == f"{max(v):.1f}" else f"{min(v):.1f}–{max(v):.1f}"
+    rng = spread
     at = lambda build, tiles, n: rng([r["tflop_s"] for r in rows if r["build"] == build and r["tiles"] == tiles and r["n"] == n])
     out = [
         "Two more, a later session's scratch builds (`examples/`, not kept), each selected by an",
@@ -349,7 +349,7 @@ def unchecked_rows():
         elif line.startswith("{"):
             r = json.loads(line)
             torch[r["n"]] = r["tflop_s"]
-    rng = lambda xs: f"{min(xs):.1f}" if f"{min(xs):.1f}" == f"{max(xs):.1f}" else f"{min(xs):.1f}–{max(xs):.1f}"
+    rng = spread
     out = [
         "Nor is it naga's own checks: the kernels built in a scratch build with wgpu's unsafe",
         "`create_shader_module_trusted(.., ShaderRuntimeChecks::unchecked())` (no bounds checks,",
@@ -413,6 +413,12 @@ def peak():
                  and r["n"] == 4096)["tflop_s"] / cuda["float32"] * 100),
         "",
     ]
+
+
+def spread(v):
+    """A range of TFLOP/s figures, one decimal: "36.9–37.3", or one figure where they agree."""
+    lo, hi = f"{min(v):.1f}", f"{max(v):.1f}"
+    return lo if lo == hi else f"{lo}–{hi}"
 
 
 def sixteen_bit():
@@ -494,7 +500,7 @@ def sixteen_bit():
 def packed_conversion():
     """Packed float16's zeros and subnormals widened by float arithmetic instead of an int-to-float conversion (tried, not kept)."""
     rows = lines("h100-matmul-packed-f16-conversion.jsonl")
-    rng = lambda v: f"{min(v):.1f}" if f"{min(v):.1f}" == f"{max(v):.1f}" else f"{min(v):.1f}–{max(v):.1f}"
+    rng = spread
     at = lambda build, tiles, n: rng([r["tflop_s"] for r in rows if r["build"] == build and r["tiles"] == tiles and r["n"] == n])
 
     def dawn(build, case, n):
@@ -518,12 +524,13 @@ def packed_conversion():
         "| where | shape | n | kept conversion | float subtraction |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for tiles in ("4x8x16", "8x8x8", "16x4x32-sg", "8x4x32-sg"):
-        for n in (1024, 2048, 4096):
-            out.append(f"| native | {tiles} | {n} | {at('mm_base', tiles, n)} | {at('mm_new', tiles, n)} |")
-    for case, what in (("resident_f16", "Dawn, the engine's choice"), ("resident_f16_packed", "Dawn, a device without subgroups")):
-        for n in (1024, 2048, 4096):
-            out.append(f"| {what} | tuned | {n} | {dawn('base', case, n)} | {dawn('new', case, n)} |")
+    native = [("native", tiles, n, at("mm_base", tiles, n), at("mm_new", tiles, n))
+              for tiles in ("4x8x16", "8x8x8", "16x4x32-sg", "8x4x32-sg") for n in (1024, 2048, 4096)]
+    on_dawn = [(what, "tuned", n, dawn("base", case, n), dawn("new", case, n))
+               for case, what in (("resident_f16", "Dawn, the engine's choice"),
+                                  ("resident_f16_packed", "Dawn, a device without subgroups"))
+               for n in (1024, 2048, 4096)]
+    out += ["| " + " | ".join(str(x) for x in row) + " |" for row in native + on_dawn]
     out += [
         "",
         "Natively no difference beyond the spread at any shape. On Dawn the engine's own device",
