@@ -117,7 +117,7 @@ def render():
            next(r["ms"] for r in eng if r.get("tiles") == "chosen" and r["n"] == 4096 and r["case"] == "matmul" and r["dtype"] == "float32")),
         "products about 1.5× slower on the H100 (not at 2048 and below, not on lavapipe); the cause is",
         "not found yet. So the per-shape rows compare shapes with each other, not with the tuned figure.",
-        "(Later builds no longer show it in this suite: see the end of \"Subgroup kernels\".)",
+        "(Builds from 8c1942b on no longer show it: see the end of \"Subgroup kernels\".)",
         "",
     ]
     return out + subgroups() + sixteen_bit() + packed_conversion() + dawn_shapes()
@@ -552,34 +552,37 @@ def packed_conversion():
 
 
 def second_engine_gone():
-    """The second engine's slowness, gone from the suite in later builds: the old build and the current one in one call."""
+    """The second engine's slowness, bisected to the params write per submission (a later session)."""
     def ms(build, tiles, n=4096):
         return next(r["ms"] for r in lines(f"h100-kernels-second-engine-{build}.jsonl")
                     if r.get("case") == "matmul" and r["dtype"] == "float32" and r["tiles"] == tiles and r["n"] == n)
     cases = [("chosen", "first engine"), ("chosen, second engine", "second engine over its device"),
              ("chosen, own device", "engine of its own device"), ("chosen, again after a second engine", "first engine again")]
+    # Oldest first; the first call ran c8c45c0 and 3e8077a, the second the next four, the third the last two.
+    builds = ["c8c45c0", "f25dc71", "4c02e87", "a063fa5", "cb65154", "0f4de0d", "8c1942b", "3e8077a"]
     out = [
-        "A later session ran the `tmath-bench kernels` binaries of c8c45c0 (the build that measured",
-        "the file above) and of 3e8077a, one after the other in one device call",
-        "(`bench/data/h100-kernels-second-engine-{c8c45c0,3e8077a}.jsonl`), ms per float32 product at 4096:",
+        "A later session bisected it: the `tmath-bench kernels` binaries of commits from c8c45c0 (the",
+        "build that measured the file above) to 3e8077a, built here and run on the H100 in three",
+        "device calls (c8c45c0 and 3e8077a; the next four; 0f4de0d and 8c1942b;",
+        "`bench/data/h100-kernels-second-engine-<commit>.jsonl`), ms per float32 product at 4096:",
         "",
-        "| engine | c8c45c0 | 3e8077a |",
-        "| --- | --- | --- |",
-    ] + [f"| {what} | {ms('c8c45c0', t):.2f} | {ms('3e8077a', t):.2f} |" for t, what in cases] + [
+        "| engine | " + " | ".join(builds) + " |",
+        "| --- |" + " --- |" * len(builds),
+    ] + ["| %s | %s |" % (what, " | ".join(f"{ms(b, t):.2f}" for b in builds)) for t, what in cases] + [
         "",
-        "On the same machine in the same call the old build's second engine is still 1.8× slower and",
-        "the current build's is not, as in the five runs of a1c4d9c and later builds in",
-        "`h100-kernels-sixteen-*.jsonl` (3.66–3.74 ms in all four rows). So a change between",
-        "c8c45c0 and a1c4d9c moved it, not the",
-        "machine. Which one is not bisected: the src commits in that range change which buffers the",
-        "first engine holds and in what order (the hasher of the pool's maps, the readback's staging,",
-        "the bench's warm-up), which fits the earlier reading that where new large buffers land",
-        "decides. The cause is still not understood, so an app's own device shared with another",
-        "engine may still meet it.",
+        "Every build up to 0f4de0d runs the second engine's products 1.7–2.3× slower; from 8c1942b",
+        "on it runs them at the first engine's time, as in all five runs of later builds in",
+        "`h100-kernels-sixteen-*.jsonl` (3.66–3.74 ms in all four rows). 8c1942b stopped writing",
+        "the params when the params buffer already holds them: before it, every submission",
+        "wrote them with `queue.write_buffer`; since, a loop of the same products writes them once.",
+        "So on this driver, a queue write to the second engine's uniform buffer before each",
+        "submission made its large products slow, and the first engine's not; why the first is",
+        "spared is not understood (both wrote their params each time). A workload whose params",
+        "change from one submission to the next still writes them each time, so a second engine",
+        "sharing a device may still meet it there; not measured.",
         "",
     ]
     return out
-
 
 def dawn_shapes():
     """Every tile shape fixed on Dawn, for each input format (a scratch script, a later session)."""
