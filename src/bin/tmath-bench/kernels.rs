@@ -142,8 +142,9 @@ fn matmul_shapes(out: &mut Report, engine: &Engine, gpu: bool) {
             if dtype == DType::F32 {
                 // The tuned shape again, on a second engine over this device and fixed on an
                 // engine of its own device: the per-shape figures below come from engines of
-                // their own devices, as a second engine over one device runs large products
-                // slower on some drivers.
+                // their own devices, as a second engine over one device ran large products
+                // 1.7-2.3x slower on the H100 while each submission wrote its params (before
+                // 8c1942b; bench/RESULTS.md).
                 let tuned = engine.matmul_tuning().and_then(|t| t.pick((n * n) as u64));
                 let second =
                     Engine::from_wgpu(engine.device().clone(), engine.queue().clone(), config())
