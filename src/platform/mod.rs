@@ -35,19 +35,6 @@ mod web;
 #[cfg(target_arch = "wasm32")]
 pub(crate) use web::*;
 
-/// Append `bytes` (whole elements of `T`, little-endian as the GPU wrote them) to `out`: one
-/// copy where they are aligned for `T` (a mapped range is), element by element where not.
-fn append_bytes<T: bytemuck::Pod>(bytes: &[u8], out: &mut Vec<T>) {
-    match bytemuck::try_cast_slice::<u8, T>(bytes) {
-        Ok(elements) => out.extend_from_slice(elements),
-        Err(_) => out.extend(
-            bytes
-                .chunks_exact(std::mem::size_of::<T>())
-                .map(bytemuck::pod_read_unaligned::<T>),
-        ),
-    }
-}
-
 /// Work run later, on the thread that scheduled it ([`end_of_task_timer`]).
 pub(crate) type Deferred = Box<dyn FnOnce()>;
 

@@ -239,29 +239,40 @@ pub(crate) fn prefault(fresh: &mut [u8]) {
     });
 }
 
-/// Append the mapped bytes `0..n` of a readback staging buffer (whole elements of `T`) to `out`.
+/// The mapped range of a readback staging buffer that holds its bytes `0..n` (rounded up to
+/// wgpu's copy alignment; [`prefix`] cuts it to `n`).
+fn readback_range(buffer: &wgpu::Buffer, n: u64) -> Result<wgpu::BufferView> {
+    buffer
+        .get_mapped_range(0..n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT))
+        .map_err(|e| Error::DeviceLost {
+            reason: format!("mapped range unavailable: {e}"),
+        })
+}
+
+/// Append the mapped bytes `0..n` of a readback staging buffer (whole elements of `T`) to `out`:
+/// one copy where they are aligned for `T` (a mapped range is), element by element where not.
 pub(crate) fn append_mapped<T: bytemuck::Pod>(
     buffer: &wgpu::Buffer,
     n: u64,
     out: &mut Vec<T>,
 ) -> Result<()> {
-    let view = buffer
-        .get_mapped_range(0..n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT))
-        .map_err(|e| Error::DeviceLost {
-            reason: format!("mapped range unavailable: {e}"),
-        })?;
-    super::append_bytes(prefix(&view, n)?, out);
+    let view = readback_range(buffer, n)?;
+    let bytes = prefix(&view, n)?;
+    match bytemuck::try_cast_slice::<u8, T>(bytes) {
+        Ok(elements) => out.extend_from_slice(elements),
+        Err(_) => out.extend(
+            bytes
+                .chunks_exact(std::mem::size_of::<T>())
+                .map(bytemuck::pod_read_unaligned::<T>),
+        ),
+    }
     Ok(())
 }
 
 /// Copy the mapped bytes `0..dst.len()` of a readback staging buffer into `dst`.
 pub(crate) fn read_mapped(buffer: &wgpu::Buffer, dst: &mut [u8]) -> Result<()> {
     let n = dst.len() as u64;
-    let view = buffer
-        .get_mapped_range(0..n.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT))
-        .map_err(|e| Error::DeviceLost {
-            reason: format!("mapped range unavailable: {e}"),
-        })?;
+    let view = readback_range(buffer, n)?;
     copy_parallel(dst, prefix(&view, n)?);
     Ok(())
 }

@@ -236,14 +236,16 @@ pub(crate) fn copy_foreign(
 /// Nothing on the web: wasm memory is committed as it grows, and one thread copies anyway.
 pub(crate) fn prefault(_fresh: &mut [u8]) {}
 
-/// Append the mapped bytes `0..n` of a readback staging buffer (whole elements of `T`) to `out`.
+/// Append the mapped bytes `0..n` of a readback staging buffer (whole elements of `T`) to `out`:
+/// copied from JS once, straight into `out`'s new elements.
 pub(crate) fn append_mapped<T: bytemuck::Pod>(
     buffer: &wgpu::Buffer,
     n: u64,
     out: &mut Vec<T>,
 ) -> Result<()> {
-    super::append_bytes(&mapped_js(buffer, n)?.to_vec(), out);
-    Ok(())
+    let start = out.len();
+    out.resize(start + n as usize / std::mem::size_of::<T>(), T::zeroed());
+    read_mapped(buffer, bytemuck::cast_slice_mut(out.split_at_mut(start).1))
 }
 
 /// Copy the mapped bytes `0..dst.len()` of a readback staging buffer into `dst` (wasm memory).
