@@ -239,6 +239,7 @@ def render():
     out += interned_meta(hot, rng)
     out += host_io_split(hot, rng)
     out += dawn_call_context()
+    out += folded_hash(hot, rng)
     return out
 
 
@@ -501,3 +502,85 @@ def dawn_call_context():
     ]
     return out
 
+
+
+def folded_hash(hot, rng):
+    """The internal hash folds each word's upper half in; the hot-path bench measures warm code too (a later session)."""
+    envs = [("Chromium, SwiftShader", "chromium-swiftshader-hotpath-fold-{}-*.json"),
+            ("Dawn, SwiftShader", "dawn-swiftshader-hotpath-fold-{}-*.json"),
+            ("Dawn, H100", "h100-dawn-hotpath-fold-{}-*.json")]
+    out = [
+        "### A hash that saw only half of some keys",
+        "",
+        "After the 500-tensor churn, pool get+put cost two to three times what it cost before it, in",
+        "every runtime. A CPU profile in Node (a scratch script: 500 `pool.get` + `put` of distinct",
+        "shapes, then get+put of one shape) put 44% of the time in `memcmp` and the metadata table's",
+        "lookup: the crate's FxHasher multiplies each 8-byte word into the hash, a multiplication",
+        "carries bits only upward, and `HashMap` picks buckets (and on wasm32 the tags its probes",
+        "compare first) from the low 32 bits. A disposed tensor's metadata key is its dtype code and",
+        "dims, 4-byte `usize`s on wasm32, so a 1-D shape's dim sat in the upper half of a word: every",
+        "1-D shape hashed to one probe sequence, and each dispose compared keys one by one against",
+        "all of them (a params struct's odd fields had the same flaw). Each word's upper half is now",
+        "folded into its lower one before the multiplication (a bijection: no new collisions of",
+        "whole hashes; words under 2³², such as buffer ids, hash as before).",
+        "`keys_spread_over_the_low_bits_the_table_indexes_by` checks the spread (1 of 1,024 buckets",
+        "filled before, all after).",
+        "",
+        "The hot-path bench also measures each figure again once the code is warm (30,000 more ops",
+        "of the chain, 60,000 more get+put, 300 more host-in/host-out products on each side). V8",
+        "compiles hot JS and wasm again with its optimizing tiers while a page runs, and the first",
+        "chains of a page run before that: in Chromium the cold chain below took 2.6–4.7 µs per op",
+        "and the warm one 1.0–1.1, so the cold figures above overstate a running app's cost; the raw",
+        "loop's JS is a few lines around the browser's own compiled code. Before: 1056a96; after: this change; `node bench/hotpath.mjs [--root DIR]`",
+        "twice per build in Chromium, `bench/dawn-hotpath.mjs` once per build on SwiftShader and",
+        "twice per build on the H100, interleaved (`bench/data/*hotpath-fold-*.json`); one figure per",
+        "run, with its ratio to the raw calls of the same run (the warm chain's to the same raw floor",
+        "as the cold one's):",
+        "",
+        "| work | where | before, cold | before, warm | after, cold | after, warm |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    def x(a, b, unit=1.0, digits=2):
+        ratio = a / b
+        shown = f"{ratio:.2f}×" if ratio >= 0.01 else "<0.01×"
+        return f"{a * unit:.{digits}f} ({shown})"
+    def cells(runs, get):
+        return " / ".join(get(r) for r in runs)
+    for where, pat in envs:
+        b, a = hot(pat.format("before")), hot(pat.format("after"))
+        pg = lambda r: x(r["poolGetPut"]["tmathUs"], r["poolGetPut"]["createDestroyUs"])
+        pgw = lambda r: x(r["poolGetPut"]["warm"]["tmathUs"], r["poolGetPut"]["warm"]["createDestroyUs"])
+        out.append(f"| pool get+put of 1 MiB after the churn, µs (raw: `createBuffer` + `destroy`) | {where} | "
+                   f"{cells(b, pg)} | {cells(b, pgw)} | {cells(a, pg)} | {cells(a, pgw)} |")
+    for where, pat in envs:
+        b, a = hot(pat.format("before")), hot(pat.format("after"))
+        ch = lambda r: x(r["chain4096"]["tmathUsPerOp"], r["chain4096"]["rawUsPerOp"])
+        chw = lambda r: x(r["chain4096"]["warm"]["tmathUsPerOp"], r["chain4096"]["rawUsPerOp"])
+        out.append(f"| 1,000 chained `add(x, 1)` on 4,096 floats, µs per op | {where} | "
+                   f"{cells(b, ch)} | {cells(b, chw)} | {cells(a, ch)} | {cells(a, chw)} |")
+    for where, pat in envs:
+        b, a = hot(pat.format("before")), hot(pat.format("after"))
+        m = lambda r: x(r["matmul64HostInOut"]["tmathMs"], r["matmul64HostInOut"]["rawMs"], digits=3)
+        mw = lambda r: x(r["matmul64HostInOut"]["warm"]["tmathMs"], r["matmul64HostInOut"]["warm"]["rawMs"], digits=3)
+        out.append(f"| host-in/host-out 64×64 matmul, ms | {where} | "
+                   f"{cells(b, m)} | {cells(b, mw)} | {cells(a, m)} | {cells(a, mw)} |")
+    after = [r["poolGetPut"]["warm"] for r in hot("chromium-swiftshader-hotpath-fold-after-*.json")]
+    chromium = hot("chromium-swiftshader-hotpath-fold-*.json")
+    warm_chain = [r["chain4096"]["warm"]["tmathUsPerOp"] for r in chromium]
+    raw_chain = [r["chain4096"]["rawUsPerOp"] for r in chromium]
+    warm_ratio = [r["chain4096"]["warm"]["tmathUsPerOp"] / r["chain4096"]["rawUsPerOp"] for r in chromium]
+    out += [
+        "",
+        "Pool get+put after the churn: in Chromium, warm, %s µs against %s for `createBuffer` +"
+        % (rng([r["tmathUs"] for r in after], "{:.2f}"), rng([r["createDestroyUs"] for r in after], "{:.2f}")),
+        "`destroy` (before: 1.9–2.0 against 0.75), so the issue's get+put target (at most the raw",
+        "calls' cost) holds in Chromium too once the code is warm; on Dawn it was already a fraction",
+        "of the raw calls, now 2.8–3.8 µs on the H100 instead of 8.7–9.9. The chain and the",
+        "host-in/host-out product do not change beyond the spread: the chain has one shape. Warm, the",
+        "Chromium chain costs %s µs per op, %s× a raw floor of %s µs (2× not met); on"
+        % (rng(warm_chain, "{:.2f}"), rng(warm_ratio, "{:.1f}"), rng(raw_chain, "{:.2f}")),
+        "the H100 the chain ran at 1.4–1.7× the raw floor per op in all four runs, cold or warm",
+        "(target 2×), and host-in/host-out stayed at 1.8–2.5× (target 1.3×: not met).",
+        "",
+    ]
+    return out
