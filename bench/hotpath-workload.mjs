@@ -237,35 +237,27 @@ export async function run(tmath, options = {}) {
   {
     const k = 2000;
     engine.pool.get([262144]).dispose();
-    const pg = [], raw = [];
-    for (let run = 0; run < 5; run++) {
-      let t0 = performance.now();
-      for (let i = 0; i < k; i++) engine.pool.put(engine.pool.get([262144]));
-      pg.push((performance.now() - t0) / k * 1000);
-      t0 = performance.now();
-      for (let i = 0; i < k; i++) device.createBuffer({ size: 1 << 20, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }).destroy();
-      raw.push((performance.now() - t0) / k * 1000);
-      await nextTask();
-    }
-    // Warm: 60,000 more get+put first (see the chains), then five runs of each side again.
+    // Five runs of each side, alternating; µs per call, medians.
+    const getPutRuns = async () => {
+      const pg = [], raw = [];
+      for (let run = 0; run < 5; run++) {
+        let t0 = performance.now();
+        for (let i = 0; i < k; i++) engine.pool.put(engine.pool.get([262144]));
+        pg.push((performance.now() - t0) / k * 1000);
+        t0 = performance.now();
+        for (let i = 0; i < k; i++) device.createBuffer({ size: 1 << 20, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }).destroy();
+        raw.push((performance.now() - t0) / k * 1000);
+        await nextTask();
+      }
+      return { tmathUs: median(pg), createDestroyUs: median(raw) };
+    };
+    const cold = await getPutRuns();
+    // Warm: 60,000 more get+put first (see the chains), then the runs again.
     for (let w = 0; w < 30; w++) {
       for (let i = 0; i < k; i++) engine.pool.put(engine.pool.get([262144]));
       await nextTask();
     }
-    const pgWarm = [], rawWarm = [];
-    for (let run = 0; run < 5; run++) {
-      let t0 = performance.now();
-      for (let i = 0; i < k; i++) engine.pool.put(engine.pool.get([262144]));
-      pgWarm.push((performance.now() - t0) / k * 1000);
-      t0 = performance.now();
-      for (let i = 0; i < k; i++) device.createBuffer({ size: 1 << 20, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }).destroy();
-      rawWarm.push((performance.now() - t0) / k * 1000);
-      await nextTask();
-    }
-    out.poolGetPut = {
-      tmathUs: median(pg), createDestroyUs: median(raw),
-      warm: { tmathUs: median(pgWarm), createDestroyUs: median(rawWarm) },
-    };
+    out.poolGetPut = { ...cold, warm: await getPutRuns() };
   }
   engine.dispose();
   return out;
