@@ -89,30 +89,30 @@ export async function run(tmath, options = {}) {
     let x = engine.toDevice(new Float32Array(n));
     for (let i = 0; i < 20; i++) { const y = engine.add(x, 1); x.dispose(); x = y; }
     await engine.synchronize();
-    // Chromium rounds performance.now() to 100 us: time ten chains and divide the total.
-    let s0, s1;
+    // Chromium rounds performance.now() to 100 us: time ten chains and divide the total. Each
+    // call also returns the stats around its last chain (before its submission).
     const chains = async (count) => {
       let total = 0;
       let submitTotal = 0;
+      let before, after;
       for (let run = 0; run < count; run++) {
         await nextTask();
-        s0 = engine.stats();
+        before = engine.stats();
         const t0 = performance.now();
         for (let i = 0; i < ops; i++) { const y = engine.add(x, 1); x.dispose(); x = y; }
         const t1 = performance.now();
         total += t1 - t0;
-        s1 = engine.stats();
+        after = engine.stats();
         // The submission the end of the task would make, timed on its own (the raw task does it).
         engine.flush();
         submitTotal += performance.now() - t1;
         await engine.synchronize();
       }
-      return { total, submitTotal };
+      return { total, submitTotal, before, after };
     };
-    const { total, submitTotal } = await chains(10);
+    const { total, submitTotal, before: c0, after: c1 } = await chains(10);
     const times = [total / (10 * ops) * 1000];
     const s2 = engine.stats();
-    const [c0, c1] = [s0, s1];
     // The same 10,000 ops again once 30,000 more have run: the engines compile hot JS and wasm
     // again with their optimizing tiers, so the first chains of a page measure code not yet
     // optimized (in Chromium the first 10,000 took 2-4 times as long as later ones). The raw
