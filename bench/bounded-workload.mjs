@@ -66,7 +66,7 @@ async function* fileStream({ head, dataBytes }, piece, onChunk) {
   }
 }
 
-export async function run(tmath, options = {}, { sizesMiB = [1, 4, 16, 64, 256], fileMiB = 1024, memory = () => 0 } = {}) {
+export async function run(tmath, options = {}, { sizesMiB = [1, 4, 16, 64, 256], fileMiB = 1024, memory = () => 0, deviceInMemory = true } = {}) {
   const ring = await tmath.Engine.create({ ...options });
   const single = await tmath.Engine.create({ ...options, transferChunkBytes: 2 ** 31 - 256 });
   const device = ring.gpuDevice;
@@ -110,9 +110,11 @@ export async function run(tmath, options = {}, { sizesMiB = [1, 4, 16, 64, 256],
     // The safetensors file, streamed: tmath first, then the raw calls, memory sampled per piece.
     const file = layout(fileMiB << 20);
     const piece = 1 << 20;
-    // On a CPU adapter (SwiftShader) device memory is host memory: the GPU buffers each side
-    // holds are subtracted, so what remains is the host memory the transfer itself takes.
-    const cpu = ring.adapterInfo.deviceType === 'cpu';
+    // On a CPU adapter (SwiftShader) in the measured process (Dawn in Node's rss) device memory
+    // is host memory: the GPU buffers each side holds are subtracted, so what remains is the
+    // host memory the transfer itself takes. (A page's JS heap never holds them: Chromium's GPU
+    // process does.)
+    const cpu = deviceInMemory && ring.adapterInfo.deviceType === 'cpu';
     let deviceBytes = () => 0;
     const host = () => memory() - (cpu ? deviceBytes() : 0);
     let peak = 0;

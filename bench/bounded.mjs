@@ -24,14 +24,15 @@ let result;
 if (chromium) {
   const { serve, launch, openPage } = await import('../tests/js/harness.mjs');
   const server = await serve(ROOT);
-  const context = await launch();
+  // Precise figures for performance.memory (coarse buckets without it).
+  const context = await launch(['--enable-precise-memory-info']);
   try {
     const { page } = await openPage(context, `${server.url}/tests/js/page.html`);
     await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
     const source = await readFile(new URL('./bounded-workload.mjs', import.meta.url));
     result = await page.evaluate(async ([b64, s]) => {
       const { run } = await import(`data:text/javascript;base64,${b64}`);
-      return run(tmath, {}, { ...s, memory: () => performance.memory?.usedJSHeapSize ?? 0 });
+      return run(tmath, {}, { ...s, memory: () => performance.memory?.usedJSHeapSize ?? 0, deviceInMemory: false });
     }, [source.toString('base64'), settings]);
   } finally {
     await context.close();
@@ -41,7 +42,7 @@ if (chromium) {
   const { create } = await import('webgpu');
   const root = resolve(arg('root', ROOT));
   const tmath = await import(pathToFileURL(join(root, 'js', 'index.js')).href);
-  result = await run(tmath, { gpu: create([]) }, { ...settings, memory: () => process.memoryUsage().rss });
+  result = await run(tmath, { gpu: create([]) }, { ...settings, memory: () => process.memoryUsage().rss, deviceInMemory: true });
 }
 const label = arg('label', chromium ? 'chromium' : 'dawn');
 await mkdir(join(ROOT, 'bench', 'out'), { recursive: true });
