@@ -74,6 +74,6 @@ pub use pool::{PoolConfig, PoolStats, SizeClass};
 pub use router::{ConversionSite, GpuCopy, Route, Transfer, UploadRoute};
 pub use shape::Shape;
 pub use stats::{Counters, Stats};
-pub use stream::{SourceType, Upload};
+pub use stream::{SourceType, Upload, UploadPath};
 pub use tensor::Tensor;
 pub use tuning::{MatmulChoice, MatmulTuning};

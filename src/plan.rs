@@ -9,6 +9,7 @@ use crate::config::{
 };
 use crate::error::{Error, Result};
 use crate::ledger::Route;
+use crate::stream::UploadPath;
 
 /// What the adapter offers, as far as transfers care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +22,9 @@ pub struct Adapter {
     pub cpu: bool,
     /// The browser build (no kept-mapped upload buffers there).
     pub web: bool,
+    /// WebGPU runs in another process (a browser's GPU process, not Dawn in Node or Deno):
+    /// `writeBuffer` is a copy into shared memory the browser pipelines, a map a round trip.
+    pub gpu_process: bool,
 }
 
 /// The engine's transfer settings.
@@ -48,6 +52,23 @@ pub fn upload(adapter: Adapter, settings: Settings, bytes: u64) -> Route {
         UploadRoute::Auto if adapter.unified_memory => Route::MappedWrite,
         UploadRoute::Auto if bytes >= STAGED_WRITE_MIN_BYTES => staged,
         UploadRoute::Auto => Route::HostWrite,
+    }
+}
+
+/// How a streamed upload ([`crate::Upload`]) reaches the tensor: queue writes where the
+/// configuration asks for them or WebGPU runs in a browser's GPU process, on the web (the JS side
+/// paces them); the staging ring everywhere else. Natively always the ring: wgpu keeps a copy of
+/// every queue write until the next submission, so nothing would bound them.
+pub fn stream_upload(adapter: Adapter, settings: Settings) -> UploadPath {
+    let queue = match settings.upload {
+        UploadRoute::QueueWrite => true,
+        UploadRoute::Auto => adapter.gpu_process,
+        UploadRoute::Mapped | UploadRoute::Staged => false,
+    };
+    if adapter.web && queue {
+        UploadPath::QueueWrites
+    } else {
+        UploadPath::Staged
     }
 }
 
@@ -160,18 +181,27 @@ mod tests {
         gpu: true,
         cpu: false,
         web: false,
+        gpu_process: false,
     };
+    /// A browser's WebGPU on a CPU device (Chromium on SwiftShader).
     const WEB_CPU: Adapter = Adapter {
         unified_memory: false,
         gpu: false,
         cpu: true,
         web: true,
+        gpu_process: true,
+    };
+    /// Dawn in Node (or Deno's WebGPU): the web build, WebGPU in the app's process.
+    const WEB_IN_PROCESS: Adapter = Adapter {
+        gpu_process: false,
+        ..WEB_CPU
     };
     const UNIFIED: Adapter = Adapter {
         unified_memory: true,
         gpu: true,
         cpu: false,
         web: false,
+        gpu_process: false,
     };
     const AUTO: Settings = Settings {
         upload: UploadRoute::Auto,
@@ -200,6 +230,27 @@ mod tests {
             ..AUTO
         };
         assert_eq!(upload(UNIFIED, queue, 1 << 30), Route::HostWrite);
+    }
+
+    #[test]
+    fn streamed_uploads_write_through_the_queue_only_in_a_browser() {
+        assert_eq!(stream_upload(WEB_CPU, AUTO), UploadPath::QueueWrites);
+        assert_eq!(stream_upload(WEB_IN_PROCESS, AUTO), UploadPath::Staged);
+        assert_eq!(stream_upload(NATIVE_GPU, AUTO), UploadPath::Staged);
+        let with = |upload| Settings { upload, ..AUTO };
+        assert_eq!(
+            stream_upload(WEB_IN_PROCESS, with(UploadRoute::QueueWrite)),
+            UploadPath::QueueWrites
+        );
+        assert_eq!(
+            stream_upload(WEB_CPU, with(UploadRoute::Staged)),
+            UploadPath::Staged
+        );
+        // Natively nothing would bound queue writes between submissions.
+        assert_eq!(
+            stream_upload(NATIVE_GPU, with(UploadRoute::QueueWrite)),
+            UploadPath::Staged
+        );
     }
 
     #[test]

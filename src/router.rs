@@ -53,6 +53,7 @@ pub(crate) fn adapter(shared: &Shared) -> crate::plan::Adapter {
         gpu: kind.is_gpu(),
         cpu: kind == crate::gpu::DeviceKind::Cpu,
         web: !crate::platform::MAPPED_STAGING,
+        gpu_process: crate::platform::webgpu_in_gpu_process(),
     }
 }
 

@@ -8,9 +8,11 @@
 //!   staging buffer of its own size, as before.
 //! * [`Upload`] streams host bytes into a new pooled tensor as they arrive (pieces of any size),
 //!   converting `int64` source data under the router's rule, and casts on the GPU at the end if
-//!   asked. The bytes go through mapped upload staging buffers on both targets (on the web
-//!   straight from the JS pieces: `web/stream.rs`; there `js/index.js` awaits
-//!   [`Upload::backpressure`] between pieces, since nothing may block).
+//!   asked. The bytes go through mapped upload staging buffers wherever WebGPU runs in the app's
+//!   process (on the web straight from the JS pieces: `web/stream.rs`; there `js/index.js`
+//!   awaits [`Upload::backpressure`] between pieces, since nothing may block); in a browser,
+//!   through queue writes straight into the tensor, which `js/index.js` paces
+//!   ([`UploadPath`], chosen by `crate::plan::stream_upload`).
 //!
 //! Staging buffers come from the pool like every other buffer, so they count in its stats and
 //! go back to it on every path, errors included.
@@ -45,6 +47,24 @@ pub(crate) fn check_chunk(chunk: u64) -> Result<u64> {
         ));
     }
     Ok(chunk)
+}
+
+/// How an [`Upload`]'s bytes reach the tensor's buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum UploadPath {
+    /// Copied into the engine's ring of mapped upload staging buffers, each full chunk copied
+    /// into the tensor on the GPU. Staging stays bounded by the ring, which the upload waits for
+    /// (natively) or reports through [`Upload::backpressure`] (the web). Where WebGPU runs in
+    /// the app's own process (native, Dawn in Node, Deno) this is the fast path: Dawn's own
+    /// `writeBuffer` allocates and frees staging per write (bench/RESULTS.md).
+    #[default]
+    Staged,
+    /// Queue writes (`writeBuffer`) straight into the tensor's buffer, no staging of the
+    /// upload's own; the caller bounds the bytes in flight (`js/index.js` paces them against
+    /// the queue). For browsers, whose WebGPU runs in a GPU process: there `writeBuffer` is a
+    /// copy into shared memory the browser already pipelines, while a mapped staging buffer
+    /// costs a map round trip to that process per chunk.
+    QueueWrites,
 }
 
 /// One chunk of a readback on its way: copied into `lease`'s buffer and being mapped.
@@ -238,14 +258,17 @@ pub enum SourceType {
 /// [`crate::Engine::upload_stream`], fed with [`Upload::write`] in pieces of any size, ended by
 /// [`Upload::finish`]. Dropping it unfinished returns every buffer it took to the pool.
 ///
-/// The bytes are copied into a ring of at most [`TRANSFER_RING`] mapped upload staging buffers
+/// By [`UploadPath::Staged`] (natively, and on the web where WebGPU runs in the app's process)
+/// the bytes are copied into a ring of at most [`TRANSFER_RING`] mapped upload staging buffers
 /// of the engine's chunk size and copied on the GPU into the tensor's buffer: each full chunk
 /// is submitted at once, so the GPU copies one while the host fills the next. A full ring waits
 /// for its oldest chunk: natively here, on the web in `js/index.js`, which awaits it.
 /// (On Dawn in Node this loads a file about three times as fast as `writeBuffer` calls, whose
-/// own staging Dawn allocates and frees per write: bench/RESULTS.md.)
+/// own staging Dawn allocates and frees per write: bench/RESULTS.md.) By
+/// [`UploadPath::QueueWrites`] (browsers) they are queue writes into the tensor's buffer.
 pub struct Upload {
     shared: Arc<Shared>,
+    path: UploadPath,
     shape: Shape,
     dtype: DType,
     source: SourceType,
@@ -281,12 +304,28 @@ impl std::fmt::Debug for Upload {
 }
 
 impl Upload {
-    /// A streamed upload into a new tensor of `shape` and `dtype` (its buffer leased now).
+    /// A streamed upload into a new tensor of `shape` and `dtype` (its buffer leased now), by
+    /// the path the planner picks ([`crate::plan::stream_upload`]).
     pub(crate) fn new(
         shared: &Arc<Shared>,
         shape: Shape,
         dtype: DType,
         source: SourceType,
+    ) -> Result<Upload> {
+        let path = crate::plan::stream_upload(
+            crate::router::adapter(shared),
+            crate::router::settings(shared),
+        );
+        Upload::new_via(shared, shape, dtype, source, path)
+    }
+
+    /// A streamed upload whose bytes reach the tensor's buffer by `path`.
+    pub(crate) fn new_via(
+        shared: &Arc<Shared>,
+        shape: Shape,
+        dtype: DType,
+        source: SourceType,
+        path: UploadPath,
     ) -> Result<Upload> {
         let len = crate::shape::byte_len(&shape, dtype)?;
         let expected = match source {
@@ -303,12 +342,25 @@ impl Upload {
         };
         let target = {
             let mut state = shared.lock();
-            // The bytes land by GPU copies recorded in stream.
-            let order = crate::pool::WriteOrder::InStream;
-            shared.acquire_for(&mut state, len, BufferKind::Storage, order)?
+            match path {
+                // The bytes land by GPU copies recorded in stream.
+                UploadPath::Staged => {
+                    let order = crate::pool::WriteOrder::InStream;
+                    shared.acquire_for(&mut state, len, BufferKind::Storage, order)?
+                }
+                // Queue writes run ahead of the pending commands: a buffer they still read is
+                // taken only when nothing else fits, and then submitted first.
+                UploadPath::QueueWrites => {
+                    let order = crate::pool::WriteOrder::AheadOfStream;
+                    let lease = shared.acquire_for(&mut state, len, BufferKind::Storage, order)?;
+                    state.before_host_access(&lease.buffer);
+                    lease
+                }
+            }
         };
         Ok(Upload {
             shared: Arc::clone(shared),
+            path,
             shape,
             dtype,
             source,
@@ -466,7 +518,10 @@ impl Upload {
                 state.charge_conversion();
             }
             state.record(Transfer {
-                route: Route::StagedWrite,
+                route: match self.path {
+                    UploadPath::Staged => Route::StagedWrite,
+                    UploadPath::QueueWrites => Route::HostWrite,
+                },
                 fallback_from: None,
                 reason: None,
                 dtype_in: std::mem::take(&mut self.dtype_in),
@@ -536,6 +591,31 @@ impl Upload {
         Ok(())
     }
 
+    /// The way this upload's bytes reach the tensor.
+    pub(crate) fn path(&self) -> UploadPath {
+        self.path
+    }
+
+    /// [`UploadPath::QueueWrites`]: take `n` source bytes, whole units of a
+    /// [`SourceType::Same`] source with nothing carried, that `put(target, at)` writes itself
+    /// into the tensor's buffer at byte `at` with a queue write (the web's `writeBuffer` from
+    /// the JS piece).
+    pub(crate) fn write_queued_direct(
+        &mut self,
+        n: u64,
+        put: impl FnOnce(&wgpu::Buffer, u64) -> Result<()>,
+    ) -> Result<()> {
+        debug_assert!(self.carry.is_empty() && self.source == SourceType::Same);
+        debug_assert!(self.path == UploadPath::QueueWrites && n.is_multiple_of(4));
+        self.check_room(n)?;
+        if let Some(target) = &self.target {
+            put(&target.buffer, self.written)?;
+        }
+        self.written += n;
+        self.received += n;
+        Ok(())
+    }
+
     /// The most source bytes to hand [`Upload::write`] at once where the host cannot block: a
     /// piece of at most this many takes at most one staging chunk beyond the one being filled.
     pub(crate) fn piece_bytes(&self) -> u64 {
@@ -548,6 +628,9 @@ impl Upload {
     /// `None` when there is room. Engine-wide, not per upload: a file of many small tensors
     /// starts a new upload per tensor while the last ones' chunks are still being copied.
     pub(crate) fn backpressure(&self) -> Option<MapWait> {
+        if self.path == UploadPath::QueueWrites {
+            return None;
+        }
         let state = self.shared.lock();
         let mut busy = state
             .remapping
@@ -587,8 +670,17 @@ impl Drop for Upload {
 }
 
 impl Upload {
-    /// Write target bytes at the running offset, through the mapped staging chunk.
+    /// Write target bytes at the running offset, through the mapped staging chunk or a queue
+    /// write.
     fn emit(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.path == UploadPath::QueueWrites {
+            if let Some(target) = &self.target {
+                let queue = &self.shared.gpu.queue;
+                crate::router::queue_write(queue, &target.buffer, self.written, bytes);
+            }
+            self.written += bytes.len() as u64;
+            return Ok(());
+        }
         self.emit_staged_with(bytes.len(), |staging, at, from, n| {
             let part = bytes
                 .get(from..from + n)
@@ -697,5 +789,24 @@ impl crate::Engine {
         Error: From<S::Error>,
     {
         Upload::new(&self.shared, shape.try_into()?, dtype, source)
+    }
+
+    /// [`Engine::upload_stream`] by a chosen [`UploadPath`]. With
+    /// [`UploadPath::QueueWrites`] nothing bounds the bytes the queue holds but the caller:
+    /// natively wgpu keeps a staging copy of every write until the next submission.
+    ///
+    /// [`Engine::upload_stream`]: crate::Engine::upload_stream
+    pub fn upload_stream_via<S>(
+        &self,
+        shape: S,
+        dtype: DType,
+        source: SourceType,
+        path: UploadPath,
+    ) -> Result<Upload>
+    where
+        S: TryInto<Shape>,
+        Error: From<S::Error>,
+    {
+        Upload::new_via(&self.shared, shape.try_into()?, dtype, source, path)
     }
 }

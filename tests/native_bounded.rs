@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::HashMap;
-use tmath::{DType, Engine, EngineConfig, PoolConfig, SourceType, UploadRoute};
+use tmath::{DType, Engine, EngineConfig, PoolConfig, Route, SourceType, UploadPath, UploadRoute};
 
 /// Small chunks, so ordinary test tensors span many of them.
 const CHUNK: u64 = 1024;
@@ -171,6 +171,99 @@ fn uploads_stream_in_pieces_of_any_size() {
     }
 }
 
+/// Browsers stream through queue writes (`plan::stream_upload`); the same path runs natively
+/// when asked for, so its bytes, carries and tail are checked here on a real adapter too.
+#[test]
+fn queue_write_uploads_land_every_byte_and_take_no_staging() {
+    let engine = engine_with(CHUNK, UploadRoute::Auto);
+    let data = ramp(5001);
+    let bytes: &[u8] = bytemuck::cast_slice(&data);
+    for sizes in [&[1usize, 3, 7][..], &[13, 4099], &[bytes.len()]] {
+        engine.flush().unwrap();
+        let before = engine.pool().stats();
+        let mut upload = engine
+            .upload_stream_via(
+                [5001],
+                DType::F32,
+                SourceType::Same,
+                UploadPath::QueueWrites,
+            )
+            .unwrap();
+        feed(&mut upload, bytes, sizes);
+        let t = upload.finish(None).unwrap();
+        let after = engine.pool().stats();
+        assert_eq!(
+            after.staging_hits + after.staging_misses,
+            before.staging_hits + before.staging_misses,
+            "{sizes:?}: no staging taken"
+        );
+        assert_eq!(
+            engine.ledger().last().map(|t| t.route),
+            Some(Route::HostWrite)
+        );
+        assert_eq!(t.to_vec::<f32>().unwrap(), data, "{sizes:?}");
+    }
+    // An odd number of float16s (the last word padded), converted on the GPU at the end.
+    let halves: Vec<half::f16> = (0..1001).map(|i| half::f16::from_f32(i as f32)).collect();
+    let mut upload = engine
+        .upload_stream_via(
+            [7, 11, 13],
+            DType::F16,
+            SourceType::Same,
+            UploadPath::QueueWrites,
+        )
+        .unwrap();
+    feed(&mut upload, bytemuck::cast_slice(&halves), &[5, 333]);
+    let t = upload.finish(Some(DType::F32)).unwrap();
+    let expect: Vec<f32> = (0..1001).map(|i| i as f32).collect();
+    assert_eq!(t.to_vec::<f32>().unwrap(), expect);
+    // Too long, too short, dropped: refused, and the target back in the pool.
+    let in_use = settled_in_use(&engine);
+    let mut upload = engine
+        .upload_stream_via([600], DType::F32, SourceType::Same, UploadPath::QueueWrites)
+        .unwrap();
+    upload.write(&bytes[..2000]).unwrap();
+    assert_eq!(
+        upload.write(&[0u8; 401]).unwrap_err().code(),
+        "DataLengthMismatch"
+    );
+    upload.write(&bytes[2000..2399]).unwrap();
+    assert_eq!(
+        upload.finish(None).unwrap_err().code(),
+        "DataLengthMismatch"
+    );
+    assert_eq!(settled_in_use(&engine), in_use);
+}
+
+/// A queue write runs ahead of the pending commands: its tensor must not take a buffer pending
+/// work still reads, or that work would read the new bytes.
+#[test]
+fn a_queue_write_upload_never_lands_before_pending_work_that_reads_its_buffer() {
+    for zero_on_reuse in [false, true] {
+        // x by a queue write, so it is an ordinary storage buffer (lavapipe's unified memory
+        // would map it) that the upload's tensor could take.
+        let engine = common::engine(EngineConfig {
+            zero_on_reuse,
+            upload: UploadRoute::QueueWrite,
+            ..EngineConfig::default()
+        });
+        let n = 1024;
+        let a: Vec<f32> = (0..n).map(|i| 1.0 + (i % 64) as f32 * 0.5).collect();
+        let b: Vec<f32> = (0..n).map(|i| -700.0 + (i % 64) as f32 * 0.5).collect();
+        let x = engine.to_device(&a, [n], None).unwrap();
+        let y = engine.add(&x, 1.0).unwrap();
+        x.dispose().unwrap();
+        let mut upload = engine
+            .upload_stream_via([n], DType::F32, SourceType::Same, UploadPath::QueueWrites)
+            .unwrap();
+        upload.write(bytemuck::cast_slice(&b)).unwrap();
+        let z = upload.finish(None).unwrap();
+        assert_eq!(z.to_vec::<f32>().unwrap(), b, "z = B");
+        let expect: Vec<f32> = a.iter().map(|v| v + 1.0).collect();
+        assert_eq!(y.to_vec::<f32>().unwrap(), expect, "y = A + 1");
+    }
+}
+
 #[test]
 fn a_streamed_upload_checks_its_length_and_returns_its_buffers() {
     let engine = engine_with(CHUNK, UploadRoute::Staged);
@@ -203,13 +296,16 @@ fn a_streamed_upload_checks_its_length_and_returns_its_buffers() {
 fn int64_streams_into_int32_under_the_routers_rule() {
     let engine = engine_with(CHUNK, UploadRoute::Staged);
     let values: Vec<i64> = (0..777).map(|i| i * 1000 - 300_000).collect();
-    let mut upload = engine
-        .upload_stream([777], DType::I32, SourceType::Int64)
-        .unwrap();
-    feed(&mut upload, bytemuck::cast_slice(&values), &[3, 29, 1001]);
-    let t = upload.finish(None).unwrap();
-    let expect: Vec<i32> = values.iter().map(|&v| v as i32).collect();
-    assert_eq!(t.to_vec::<i32>().unwrap(), expect);
+    // Narrowed on the host, in pieces that split its elements, by either path.
+    for path in [UploadPath::Staged, UploadPath::QueueWrites] {
+        let mut upload = engine
+            .upload_stream_via([777], DType::I32, SourceType::Int64, path)
+            .unwrap();
+        feed(&mut upload, bytemuck::cast_slice(&values), &[3, 29, 1001]);
+        let t = upload.finish(None).unwrap();
+        let expect: Vec<i32> = values.iter().map(|&v| v as i32).collect();
+        assert_eq!(t.to_vec::<i32>().unwrap(), expect, "{path:?}");
+    }
 
     let in_use = settled_in_use(&engine);
     let mut upload = engine

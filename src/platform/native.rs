@@ -30,6 +30,11 @@ pub(crate) const COMMAND_LABEL: Option<&str> = Some("tmath");
 /// subgroups;` as not yet implemented); the SUBGROUP feature on the device is what allows it.
 pub(crate) const WGSL_ENABLE_SUBGROUPS: &str = "";
 
+/// Native wgpu runs in the app's own process.
+pub(crate) fn webgpu_in_gpu_process() -> bool {
+    false
+}
+
 /// Monotonic time in microseconds since the first call.
 pub(crate) fn now_us() -> f64 {
     use std::sync::OnceLock;

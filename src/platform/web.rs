@@ -8,7 +8,8 @@ use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
 /// WebGPU maps buffers only asynchronously, between tasks: a synchronous upload cannot wait for
 /// a staging buffer to be mapped again, so `toDevice` writes with `writeBuffer`. (Streamed
-/// uploads, which are async, do go through mapped staging: `crate::stream::Upload`.)
+/// uploads, which are async, go through mapped staging where WebGPU runs in the app's process:
+/// `crate::plan::stream_upload`.)
 pub(crate) const MAPPED_STAGING: bool = false;
 
 /// `writeBuffer` runs on the queue by itself: a write needs no submission to reach the GPU.
@@ -33,6 +34,23 @@ pub(crate) const COMMAND_LABEL: Option<&str> = None;
 /// WGSL goes to the browser as written, and WebGPU requires `enable subgroups;` before subgroup
 /// operations (with the device's `subgroups` feature).
 pub(crate) const WGSL_ENABLE_SUBGROUPS: &str = "enable subgroups;\n";
+
+/// Whether WebGPU runs in another process: true in a browser (a page or a worker: the GPU
+/// process), false where the runtime links its WebGPU in (Dawn in Node or Bun, Deno's wgpu),
+/// told apart by their globals. Asked once.
+pub(crate) fn webgpu_in_gpu_process() -> bool {
+    static IN_GPU_PROCESS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IN_GPU_PROCESS.get_or_init(|| {
+        let global = js_sys::global();
+        let get = |o: &JsValue, key: &str| js_sys::Reflect::get(o, &key.into()).ok();
+        let defined = |v: Option<JsValue>| v.is_some_and(|v| !v.is_undefined() && !v.is_null());
+        let node = get(&global, "process")
+            .and_then(|p| get(&p, "versions"))
+            .and_then(|v| get(&v, "node"))
+            .is_some_and(|v| v.is_string());
+        !(node || defined(get(&global, "Deno")) || defined(get(&global, "Bun")))
+    })
+}
 
 /// Monotonic time in microseconds (`performance.now`).
 pub(crate) fn now_us() -> f64 {

@@ -2,9 +2,10 @@
 //! chunk by chunk into JS, streamed uploads fed with `Uint8Array` pieces, and the safetensors
 //! header for `engine.loadSafetensors` (whose reading of the stream is in `js/index.js`).
 
+use super::raw::RawQueue;
 use super::{set, shape_arg, to_js_error, JsResult, WasmEngine, WasmTensor};
 use crate::error::Error;
-use crate::stream::{SourceType, Upload};
+use crate::stream::{SourceType, Upload, UploadPath};
 use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 
@@ -86,6 +87,8 @@ impl WasmTensor {
 pub struct WasmUpload {
     upload: Option<Upload>,
     engine: crate::Engine,
+    /// The engine's `GPUQueue`, for queue writes straight from the JS pieces.
+    queue: RawQueue,
 }
 
 #[wasm_bindgen]
@@ -105,6 +108,7 @@ impl WasmEngine {
         let upload = Upload::new(&self.engine.shared, shape, dtype, source).map_err(to_js_error)?;
         Ok(WasmUpload {
             upload: Some(upload),
+            queue: self.queue.clone(),
             engine: self.engine.clone(),
         })
     }
@@ -154,7 +158,7 @@ impl WasmEngine {
 /// the upload's carry. `int64` data is converted through wasm memory, 1 MiB at a time.
 /// (`js/index.js` hands over pieces of at most [`Upload::piece_bytes`] and awaits
 /// [`WasmUpload::ready`] between them, so the staging ring stays bounded.)
-fn write_js(upload: &mut Upload, piece: &Uint8Array) -> crate::Result<()> {
+fn write_js(upload: &mut Upload, queue: &RawQueue, piece: &Uint8Array) -> crate::Result<()> {
     const SLICE: u32 = 1 << 20;
     let n = piece.length();
     // Checked as a whole first, so a piece too long takes nothing; the parts below only move
@@ -175,7 +179,19 @@ fn write_js(upload: &mut Upload, piece: &Uint8Array) -> crate::Result<()> {
     if head > 0 {
         upload.write(&piece.subarray(0, head).to_vec())?;
     }
-    if whole > 0 {
+    if whole > 0 && upload.path() == UploadPath::QueueWrites {
+        upload.write_queued_direct(u64::from(whole), |target, at| {
+            queue
+                .write_buffer(
+                    &super::raw::of_buffer(target),
+                    at as f64,
+                    &piece.clone().into(),
+                    f64::from(head),
+                    f64::from(whole),
+                )
+                .map_err(|e| Error::invalid_argument("data", format!("writeBuffer refused: {e:?}")))
+        })?;
+    } else if whole > 0 {
         upload.write_direct(u64::from(whole), |staging, at, from, len| {
             let from = head + from as u32;
             crate::platform::write_mapped_js(staging, at, &piece.subarray(from, from + len as u32))
@@ -191,7 +207,8 @@ fn write_js(upload: &mut Upload, piece: &Uint8Array) -> crate::Result<()> {
 impl WasmUpload {
     /// Take the next piece.
     pub fn write(&mut self, piece: Uint8Array) -> JsResult<()> {
-        write_js(self.open()?, &piece).map_err(to_js_error)
+        let queue = self.queue.clone();
+        write_js(self.open()?, &queue, &piece).map_err(to_js_error)
     }
 
     /// A promise to await before the next piece when the staging ring is full (its oldest chunk
@@ -203,6 +220,15 @@ impl WasmUpload {
             wait.await;
             Ok(JsValue::UNDEFINED)
         }))
+    }
+
+    /// Whether the caller paces this upload's writes against the queue (queue writes in a
+    /// browser, `ready` always `undefined`) instead of awaiting `ready` (the staging ring).
+    #[wasm_bindgen(getter, js_name = queueWrites)]
+    pub fn queue_writes(&self) -> bool {
+        self.upload
+            .as_ref()
+            .is_some_and(|u| u.path() == UploadPath::QueueWrites)
     }
 
     /// The most bytes to hand `write` at once (the staging chunk size).

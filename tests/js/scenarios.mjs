@@ -167,6 +167,102 @@ export const scenarios = {
     }
   },
 
+  /**
+   * A streamed upload's host-side bound, however fast its source, across uploads too: where
+   * WebGPU runs in the app's own process (Node on Dawn, Deno), through the staging ring, at most
+   * 4 chunks of 4 MiB; in a browser (a page or a worker), through `writeBuffer` calls paced
+   * against the queue, at most about 40 MiB written and not yet done by the GPU.
+   */
+  async streamBound({ tmath, gpu }) {
+    const engine = await tmath.Engine.create(on({ gpu }));
+    try {
+      const inProcess = typeof globalThis.process?.versions?.node === 'string' || typeof globalThis.Deno !== 'undefined';
+      // Queue writes, counted at the queue: bytes written, and bytes the GPU is known to have done
+      // (a work-done promise covers every write made before it was asked for).
+      const queue = engine.gpuDevice.queue;
+      let written = 0;
+      let done = 0;
+      const write = queue.writeBuffer;
+      const workDone = queue.onSubmittedWorkDone;
+      queue.writeBuffer = function (buffer, offset, data, dataOffset = 0, size) {
+        written += size ?? (data.byteLength - dataOffset * (data.BYTES_PER_ELEMENT ?? 1)) / (data.BYTES_PER_ELEMENT ?? 1);
+        return write.apply(this, arguments);
+      };
+      queue.onSubmittedWorkDone = function () {
+        const at = written;
+        return workDone.call(this).then((v) => { done = Math.max(done, at); return v; });
+      };
+      const piece = 1 << 20;
+      let staged = 0;
+      let unfinished = 0;
+      let target = 0;
+      // A source that never waits (microtasks only), sampling before each piece the pool's bytes
+      // in use beyond the tensors being filled, and the queue's bytes not yet done.
+      async function* fast(bytes, seed) {
+        for (let at = 0; at < bytes; at += piece) {
+          staged = Math.max(staged, engine.pool.stats().bytesInUse - target);
+          unfinished = Math.max(unfinished, written - done);
+          yield new Uint8Array(Math.min(piece, bytes - at)).fill((seed + at / piece) % 251);
+        }
+      }
+      const check = async (t, bytes, seed) => {
+        let ok = true;
+        let at = 0;
+        for await (const chunk of t.read({ chunkBytes: piece })) {
+          const b = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+          if (b[0] !== (seed + at / piece) % 251 || b[b.length - 1] !== (seed + at / piece) % 251) ok = false;
+          at += b.length;
+        }
+        return ok && at === bytes;
+      };
+      // Staging buffers taken while streaming (readbacks take their own, not counted).
+      const stagingRequests = () => { const p = engine.pool.stats(); return p.stagingHits + p.stagingMisses; };
+      let stagingTaken = 0;
+      const stream = async (...args) => {
+        const from = stagingRequests();
+        const t = await engine.toDeviceStream(...args);
+        stagingTaken += stagingRequests() - from;
+        return t;
+      };
+      await engine.synchronize();
+      const before = engine.pool.stats().bytesInUse;
+      const doneBefore = written;
+      done = written;
+      // One 64 MiB tensor, then twelve of 3 MiB one after the other: each upload starts while
+      // the last ones' bytes may still be on their way.
+      target = before + (64 << 20);
+      const big = await stream(fast(64 << 20, 0), [16 << 20], { dtype: 'float32' });
+      const bigRoute = engine.ledger().at(-1).route;
+      expectEqual(await check(big, 64 << 20, 0), true, '64 MiB: every chunk\'s values');
+      big.dispose();
+      const small = [];
+      for (let i = 0; i < 12; i++) {
+        target = engine.pool.stats().bytesInUse + (3 << 20);
+        small.push(await stream(fast(3 << 20, i * 7), [3 << 18], { dtype: 'int32' }));
+      }
+      const smallRoute = engine.ledger().at(-1).route;
+      for (let i = 0; i < 12; i++) {
+        expectEqual(await check(small[i], 3 << 20, i * 7), true, `3 MiB #${i}: values`);
+        small[i].dispose();
+      }
+      await engine.synchronize();
+      expectEqual(engine.pool.stats().bytesInUse, before, 'every buffer back');
+      const ring = 4 * (4 << 20);
+      if (inProcess) {
+        expectEqual([bigRoute, smallRoute], ['staged-write', 'staged-write'], 'in the app\'s process: the staging ring');
+        if (!(stagingTaken > 0 && staged > 0 && staged <= ring)) throw new Error(`staging in use beyond the tensors: ${staged} bytes, expected 1 to ${ring}`);
+      } else {
+        expectEqual([bigRoute, smallRoute, stagingTaken], ['host-write', 'host-write', 0], 'in a browser: queue writes, no staging');
+        const bound = 5 * (8 << 20) + piece;
+        if (!(written - doneBefore >= 100 << 20 && unfinished > 0 && unfinished <= bound)) {
+          throw new Error(`queue writes not done by the GPU: at most ${unfinished} bytes of ${written - doneBefore} written, expected 1 to ${bound}`);
+        }
+      }
+    } finally {
+      engine.dispose();
+    }
+  },
+
   /** loadSafetensors: every dtype, precision, chunked sources, and every malformed file. */
   async safetensors({ tmath, gpu }) {
     const engine = await tmath.Engine.create(on({ gpu }));
