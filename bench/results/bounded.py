@@ -176,6 +176,18 @@ def queue_write_rows():
         "the reason the route changes (the GPU process) is the same on any GPU.",
         "",
     ]
+    h100 = [json.loads((DATA / f"h100-dawn-bounded-queue-writes-build-{i}.json").read_text())["safetensors"] for i in (1, 2)]
+    rng = lambda v, d=2: f"{min(v):.{d}f}–{max(v):.{d}f}"
+    out += [
+        "Dawn in Node keeps the ring. With this build on the H100",
+        "(`node bench/bounded.mjs --file-mib 1024`, two runs,",
+        "`bench/data/h100-dawn-bounded-queue-writes-build-{1,2}.json`) the",
+        f"1152 MiB load took {rng([r['load_s'] for r in h100])} s, {rng([r['time_ratio'] for r in h100])}× the raw calls, with "
+        f"{rng([r['host_memory_peak_mib'] for r in h100], 1)} MiB of host memory, as",
+        f"before; the raw calls paced as the browser route paces took {rng([r['raw_paced_s'] for r in h100])} s there,",
+        "which is why the route depends on where WebGPU runs.",
+        "",
+    ]
     return out
 
 

@@ -37,7 +37,8 @@ pub(crate) const WGSL_ENABLE_SUBGROUPS: &str = "enable subgroups;\n";
 
 /// Whether WebGPU runs in another process: true in a browser (a page or a worker: the GPU
 /// process), false where the runtime links its WebGPU in (Dawn in Node or Bun, Deno's wgpu),
-/// told apart by their globals. Asked once.
+/// told apart by their globals. Asked once. (An Electron renderer with Node integration has
+/// Node's globals over Chromium's GPU process: it takes the staging ring, correct but slower.)
 pub(crate) fn webgpu_in_gpu_process() -> bool {
     static IN_GPU_PROCESS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *IN_GPU_PROCESS.get_or_init(|| {
