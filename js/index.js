@@ -1236,8 +1236,8 @@ export class Engine {
     return this.toDevice(input, shape, options);
   }
 
-  /** The pacer of this engine's queue writes. */
-  get #queueWrites() {
+  /** The pacer of this engine's queue writes (made at the first streamed upload). */
+  get #writePacer() {
     this.#pacer ??= new Pacer(this.gpuDevice.queue);
     return this.#pacer;
   }
@@ -1264,7 +1264,7 @@ export class Engine {
     const upload = call(() => this.#inner.uploadBegin(cleanShape(shape), dtype));
     try {
       const most = upload.pieceBytes();
-      for await (const piece of byteChunks(source, signal)) await feed(upload, piece, most, this.#queueWrites);
+      for await (const piece of byteChunks(source, signal)) await feed(upload, piece, most, this.#writePacer);
       if (signal?.aborted) throw abortError(signal);
       return this.#wrap(call(() => upload.finish(target)));
     } catch (e) {
@@ -1308,7 +1308,7 @@ export class Engine {
         for (let left = entry.bytes; left > 0;) {
           const piece = await input.take(left);
           if (piece === null) throw tmathError('DataLengthMismatch', `data length mismatch: the header describes ${dataBytes} bytes of data, the file ends after ${read}`);
-          await feed(upload, piece, most, this.#queueWrites);
+          await feed(upload, piece, most, this.#writePacer);
           left -= piece.length;
           read += piece.length;
         }

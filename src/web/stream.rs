@@ -154,10 +154,11 @@ impl WasmEngine {
 }
 
 /// Take the next piece straight from a JS `Uint8Array`: whole units are copied from JS memory
-/// into the upload's mapped staging (no copy into wasm); the few bytes around them go through
-/// the upload's carry. `int64` data is converted through wasm memory, 1 MiB at a time.
-/// (`js/index.js` hands over pieces of at most [`Upload::piece_bytes`] and awaits
-/// [`WasmUpload::ready`] between them, so the staging ring stays bounded.)
+/// into the upload's mapped staging, or by [`UploadPath::QueueWrites`] written into the tensor
+/// with `writeBuffer` (no copy into wasm either way); the few bytes around them go through the
+/// upload's carry. `int64` data is converted through wasm memory, 1 MiB at a time.
+/// (`js/index.js` hands over pieces of at most [`Upload::piece_bytes`] and, between them, awaits
+/// [`WasmUpload::ready`] (the staging ring) or paces the queue writes, so both stay bounded.)
 fn write_js(upload: &mut Upload, queue: &RawQueue, piece: &Uint8Array) -> crate::Result<()> {
     const SLICE: u32 = 1 << 20;
     let n = piece.length();
@@ -180,16 +181,9 @@ fn write_js(upload: &mut Upload, queue: &RawQueue, piece: &Uint8Array) -> crate:
         upload.write(&piece.subarray(0, head).to_vec())?;
     }
     if whole > 0 && upload.path() == UploadPath::QueueWrites {
+        let whole_part = piece.subarray(head, head + whole).into();
         upload.write_queued_direct(u64::from(whole), |target, at| {
-            queue
-                .write_buffer(
-                    &super::raw::of_buffer(target),
-                    at as f64,
-                    &piece.clone().into(),
-                    f64::from(head),
-                    f64::from(whole),
-                )
-                .map_err(|e| Error::invalid_argument("data", format!("writeBuffer refused: {e:?}")))
+            super::transfer::write_view(queue, target, at, &whole_part, 1, u64::from(whole))
         })?;
     } else if whole > 0 {
         upload.write_direct(u64::from(whole), |staging, at, from, len| {
@@ -207,8 +201,7 @@ fn write_js(upload: &mut Upload, queue: &RawQueue, piece: &Uint8Array) -> crate:
 impl WasmUpload {
     /// Take the next piece.
     pub fn write(&mut self, piece: Uint8Array) -> JsResult<()> {
-        let queue = self.queue.clone();
-        write_js(self.open()?, &queue, &piece).map_err(to_js_error)
+        write_js(open(&mut self.upload)?, &self.queue, &piece).map_err(to_js_error)
     }
 
     /// A promise to await before the next piece when the staging ring is full (its oldest chunk
@@ -262,10 +255,11 @@ impl WasmUpload {
     pub fn abort(&mut self) {
         self.upload = None;
     }
+}
 
-    fn open(&mut self) -> JsResult<&mut Upload> {
-        self.upload.as_mut().ok_or_else(|| to_js_error(closed()))
-    }
+/// The upload still open, or the error of one finished or aborted.
+fn open(upload: &mut Option<Upload>) -> JsResult<&mut Upload> {
+    upload.as_mut().ok_or_else(|| to_js_error(closed()))
 }
 
 fn closed() -> Error {

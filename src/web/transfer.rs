@@ -140,7 +140,7 @@ fn host_input(data: &JsValue, kind: HostKind, dtype: Option<DType>) -> Result<Ho
 /// Write the first `bytes` bytes of the typed array `view` (`per_element` bytes an element) into
 /// `buffer`, straight from JS memory. `writeBuffer` needs whole 4-byte words; a 2-byte tail goes
 /// in a second small write.
-fn write_view(
+pub(super) fn write_view(
     queue: &raw::RawQueue,
     buffer: &wgpu::Buffer,
     at: u64,

@@ -185,7 +185,9 @@ export const scenarios = {
       const write = queue.writeBuffer;
       const workDone = queue.onSubmittedWorkDone;
       queue.writeBuffer = function (buffer, offset, data, dataOffset = 0, size) {
-        written += size ?? (data.byteLength - dataOffset * (data.BYTES_PER_ELEMENT ?? 1)) / (data.BYTES_PER_ELEMENT ?? 1);
+        // `dataOffset` and `size` count elements of a typed array, bytes of an ArrayBuffer.
+        const per = data.BYTES_PER_ELEMENT ?? 1;
+        written += (size ?? data.byteLength / per - dataOffset) * per;
         return write.apply(this, arguments);
       };
       queue.onSubmittedWorkDone = function () {
